@@ -1,0 +1,10 @@
+"""ganmods: PyTorch Lightning modules for training and fairly comparing GANs."""
+
+from ganmods.checkpoint import load_checkpoint
+from ganmods.data import GANDataModule
+from ganmods.module import GANModule
+from ganmods.variants import SGAN, WGAN, WGANGP, RaGAN
+
+__version__ = "0.1.0"
+
+__all__ = ["SGAN", "WGAN", "WGANGP", "GANDataModule", "GANModule", "RaGAN", "__version__", "load_checkpoint"]

@@ -1,0 +1,122 @@
+"""A plot of generated 2-D samples over the data with the critic's contour, at every validation."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import torch
+
+from ganmods.errors import check_positive_int
+
+__all__ = ["ToyPlot", "plot_toy"]
+
+
+def plot_toy(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    critic: Optional[Any] = None,
+    bounds: tuple[float, float, float, float] = (-2.0, 2.0, -2.0, 2.0),
+    title: str = "",
+    resolution: int = 128,
+) -> Any:
+    """Draw real and generated 2-D points, over the critic's output as filled contours.
+
+    Args:
+        real: ``[N, 2]`` real points.
+        fake: ``[M, 2]`` generated points.
+        critic: Optional callable mapping ``[K, 2]`` to ``[K]`` (or ``[K, 1]``) logits.
+        bounds: ``(xmin, xmax, ymin, ymax)``.
+        title: Figure title.
+        resolution: Grid points per axis for the contour.
+
+    Returns:
+        A matplotlib ``Figure`` (the caller saves or closes it).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    xmin, xmax, ymin, ymax = bounds
+    if critic is not None:
+        xs = torch.linspace(xmin, xmax, resolution)
+        ys = torch.linspace(ymin, ymax, resolution)
+        gx, gy = torch.meshgrid(xs, ys, indexing="xy")
+        grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+        with torch.no_grad():
+            values = critic(grid).reshape(resolution, resolution).float().cpu()
+        cs = ax.contourf(gx.numpy(), gy.numpy(), values.numpy(), levels=20, cmap="viridis", alpha=0.6)
+        fig.colorbar(cs, ax=ax, fraction=0.046, pad=0.04, label="critic output")
+    ax.scatter(real[:, 0].cpu(), real[:, 1].cpu(), s=2, c="white", edgecolors="black", linewidths=0.2, label="real")
+    ax.scatter(fake[:, 0].cpu(), fake[:, 1].cpu(), s=2, c="orangered", label="generated")
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", markerscale=4, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+class ToyPlot(pl.Callback):
+    """After every validation, save a PNG of samples over the data and the critic's contour (as in the
+    WGAN-GP paper's toy figure) and send it to the loggers that take images.
+
+    PNGs go to ``<log_dir>/plots/step_<generator step>.png`` (or ``<default_root_dir>/plots`` without a
+    logger). Works with 2-D data only; on other data it does nothing.
+
+    Args:
+        n_samples: Generated (and real) points drawn per plot.
+        seed: Seed of the fixed latents.
+        every_n_validations: Plot every this many validations.
+
+    Raises:
+        ConfigurationError: If a count is not a positive integer.
+    """
+
+    def __init__(self, n_samples: int = 1000, seed: int = 0, every_n_validations: int = 1) -> None:
+        self.n_samples = check_positive_int("n_samples", n_samples)
+        self.seed = seed
+        self.every_n_validations = check_positive_int("every_n_validations", every_n_validations)
+        self._count = 0
+        self.last_path: Optional[str] = None
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Draw, save and log the plot (rank 0 only; no collective is involved)."""
+        datamodule = getattr(trainer, "datamodule", None)
+        if trainer.sanity_checking or datamodule is None or tuple(getattr(datamodule, "data_shape", ())) != (2,):
+            return
+        self._count += 1
+        if (self._count - 1) % self.every_n_validations or trainer.global_rank != 0:
+            return
+        import matplotlib.pyplot as plt
+
+        step = int(getattr(pl_module, "generator_steps", trainer.global_step))
+        fake = pl_module.sample(self.n_samples, seed=self.seed).cpu()
+        real = datamodule.real_samples(self.n_samples, seed=self.seed)
+        distribution = datamodule.distribution
+        critic = pl_module.discriminator
+        was_training = critic.training
+        critic.eval()
+        try:
+            fig = plot_toy(
+                real, fake, critic=lambda x: critic(x.to(pl_module.device)), bounds=distribution.bounds(),
+                title=f"{type(pl_module).__name__} on {distribution.name}, generator step {step}",
+            )
+        finally:
+            critic.train(was_training)
+        log_dir = trainer.log_dir or trainer.default_root_dir
+        out_dir = os.path.join(log_dir, "plots")
+        os.makedirs(out_dir, exist_ok=True)
+        self.last_path = os.path.join(out_dir, f"step_{step:07d}.png")
+        fig.savefig(self.last_path)
+        for logger in trainer.loggers:
+            experiment = getattr(logger, "experiment", None)
+            if hasattr(logger, "log_image"):
+                logger.log_image(key="toy/samples", images=[self.last_path], step=step)
+            elif hasattr(experiment, "add_figure"):
+                experiment.add_figure("toy/samples", fig, global_step=step)
+        plt.close(fig)

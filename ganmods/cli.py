@@ -1,0 +1,92 @@
+"""The ``ganmods`` command line: LightningCLI with ganmods' modules, data and defaults.
+
+``ganmods fit -c configs/toy/wgan_gp.yaml`` trains; ``validate``, ``test`` and ``predict`` work as in
+LightningCLI. Bad input prints one line, ``ganmods: error: ...``, and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import ArgsType, LightningCLI
+
+from ganmods.data import GANDataModule
+from ganmods.errors import ConfigurationError
+from ganmods.module import GANModule
+
+__all__ = ["GANCLI", "main"]
+
+
+class GANCLI(LightningCLI):
+    """LightningCLI for GAN modules: any :class:`~ganmods.GANModule` subclass as ``model`` (``class_path``),
+    :class:`~ganmods.GANDataModule` as ``data``, the config saved beside the logs (overwritten on rerun),
+    and a checkpoint callback that always writes ``last.ckpt`` when training ends.
+
+    Args:
+        args: Command-line arguments (``None``: ``sys.argv[1:]``).
+        run: Run the subcommand (``False``: only instantiate).
+    """
+
+    def __init__(self, args: ArgsType = None, run: bool = True) -> None:
+        super().__init__(
+            GANModule,
+            GANDataModule,
+            subclass_mode_model=True,
+            save_config_kwargs={"overwrite": True},
+            trainer_defaults={"callbacks": [ModelCheckpoint(save_last=True, save_top_k=0)]},
+            auto_configure_optimizers=False,
+            args=args,
+            run=run,
+        )
+
+    def after_fit(self) -> None:
+        """Print where the run's files are and the final score by the datamodule's protocol."""
+        trainer, model, datamodule = self.trainer, self.model, self.datamodule
+        if trainer.global_rank != 0 or trainer.interrupted:
+            return
+        lines = [f"ganmods: {type(model).__name__} trained {model.generator_steps} generator steps "
+                 f"({model.critic_steps} critic steps, {model.images_seen} real samples)."]
+        evaluate = getattr(datamodule, "evaluate", None)
+        if callable(evaluate):
+            metrics = evaluate(model)
+            if metrics:
+                lines.append("ganmods: final " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+        if trainer.checkpoint_callback is not None and trainer.checkpoint_callback.dirpath:
+            lines.append(f"ganmods: checkpoints in {trainer.checkpoint_callback.dirpath}")
+        if trainer.log_dir:
+            lines.append(f"ganmods: logs and plots in {trainer.log_dir}")
+        print("\n".join(lines), flush=True)
+
+
+def main(args: Optional[list[str]] = None) -> int:
+    """Entry point of the ``ganmods`` console script and ``python -m ganmods``.
+
+    Args:
+        args: Command-line arguments (``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 2 on bad input (printed as one line on stderr).
+    """
+    try:
+        GANCLI(args=args)
+    except Exception as err:  # noqa: BLE001 - only ganmods' own bad-input errors are turned into one line
+        cause = _configuration_error(err)
+        if cause is None:
+            raise
+        print(f"ganmods: error: {cause}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _configuration_error(err: BaseException) -> Optional[ConfigurationError]:
+    """The ConfigurationError behind ``err`` (the config parser wraps errors raised while instantiating)."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ConfigurationError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

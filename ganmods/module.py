@@ -1,0 +1,516 @@
+"""GANModule: the one manual-optimization GAN training loop.
+
+One Lightning batch is one critic step on a fresh real batch; after every ``n_critic``-th critic step
+comes one generator step. Losses and regularizers are pluggable objects; variants (``SGAN``, ``WGAN``,
+``WGANGP``, ``RaGAN``) only change the defaults of this class.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Iterable, Optional, Union
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from ganmods.errors import ConfigurationError, check_positive_int, invalid
+from ganmods.losses import AdversarialLoss, get_loss
+from ganmods.regularizers import GradientPenalty, Regularizer, WeightClipping
+from ganmods.spec import NotRecordable, Recorded, to_spec
+
+__all__ = ["GANModule", "LATENT_DISTRIBUTIONS"]
+
+#: Latent distributions: standard normal, or uniform on [-1, 1].
+LATENT_DISTRIBUTIONS = ("normal", "uniform")
+
+_COUNTERS = ("critic_steps", "generator_steps", "images_seen", "critic_steps_since_generator")
+
+
+def _cli_config() -> Optional[dict[str, Any]]:
+    """The model's config when LightningCLI is instantiating it (class specs of its arguments), else None."""
+    try:
+        from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
+    except ImportError:  # pragma: no cover - older/newer Lightning without the context variable
+        return None
+    return _given_hyperparameters.get()
+
+
+def _logits(out: Tensor) -> Tensor:
+    return out.squeeze(-1) if out.dim() == 2 and out.shape[-1] == 1 else out
+
+
+def _grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
+    norms = [p.grad.detach().float().norm() for p in params if p.grad is not None]
+    return torch.stack(norms).norm() if norms else torch.tensor(0.0)
+
+
+class GANModule(Recorded, pl.LightningModule):
+    """A GAN trained by alternating critic and generator steps (manual optimization).
+
+    Args:
+        generator: Maps latents ``[B, latent_dim]`` to data ``[B, *data_shape]``.
+        discriminator: The critic; maps data to raw logits ``[B]`` or ``[B, 1]``.
+        loss: A name in :data:`ganmods.losses.LOSSES` or an :class:`~ganmods.losses.AdversarialLoss`.
+        n_critic: Critic steps per generator step (>= 1).
+        gp_weight: If set, add a gradient penalty with this λ (composes with any loss).
+        gp_one_sided: Use the one-sided penalty ``max(0, ‖g‖ − 1)²``.
+        clip: If set, clip every critic parameter into ``[-clip, clip]`` after every critic step.
+        regularizers: Further :class:`~ganmods.regularizers.Regularizer` objects.
+        latent_dim: Size of ``z``; defaults to ``generator.latent_dim``.
+        latent_distribution: ``"normal"`` or ``"uniform"`` (on [-1, 1]).
+        optimizer_g: Optimizer factory for the generator; ``None`` means the variant's paper default
+            (:attr:`default_optimizer`).
+        optimizer_d: Optimizer factory for the critic; ``None`` means the variant's paper default.
+        scheduler_g: LR scheduler factory for the generator, stepped after every generator step.
+        scheduler_d: LR scheduler factory for the critic, stepped after every critic step.
+        max_generator_steps: Training budget in generator steps; training stops when it is reached.
+        ema_decay: If set, keep an exponential moving average of the generator (``AveragedModel``,
+            buffers included) updated once per generator step; sampling and metrics use it.
+        warmup_n_critic: If set, use this many critic steps per generator step during the first
+            ``warmup_generator_steps`` generator steps and every ``warmup_every``-th one (the WGAN
+            reference code uses 100, 25 and 500).
+        warmup_generator_steps: See ``warmup_n_critic``.
+        warmup_every: See ``warmup_n_critic`` (0: never after the initial warm-up).
+        log_interval: Log training losses every this many generator steps.
+        grad_norm_interval: Log G and D gradient norms every this many generator steps (0: never).
+
+    Raises:
+        ConfigurationError: On bad values (``n_critic < 1``, negative λ or clip, unknown loss, unknown
+            latent distribution, BatchNorm in the critic together with a gradient penalty, ...).
+    """
+
+    #: Paper-default optimizer of this variant: ``(torch.optim class name, keyword arguments)``.
+    default_optimizer: ClassVar[tuple[str, dict[str, Any]]] = ("Adam", {"lr": 2e-4, "betas": (0.5, 0.999)})
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        loss: Union[str, AdversarialLoss] = "non_saturating",
+        n_critic: int = 1,
+        gp_weight: Optional[float] = None,
+        gp_one_sided: bool = False,
+        clip: Optional[float] = None,
+        regularizers: Optional[list[Regularizer]] = None,
+        latent_dim: Optional[int] = None,
+        latent_distribution: str = "normal",
+        optimizer_g: Optional[OptimizerCallable] = None,
+        optimizer_d: Optional[OptimizerCallable] = None,
+        scheduler_g: Optional[LRSchedulerCallable] = None,
+        scheduler_d: Optional[LRSchedulerCallable] = None,
+        max_generator_steps: Optional[int] = None,
+        ema_decay: Optional[float] = None,
+        warmup_n_critic: Optional[int] = None,
+        warmup_generator_steps: int = 25,
+        warmup_every: int = 500,
+        log_interval: int = 50,
+        grad_norm_interval: int = 100,
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        for name, net in (("generator", generator), ("discriminator", discriminator)):
+            if not isinstance(net, nn.Module):
+                raise invalid(name, "a torch.nn.Module", type(net).__name__)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.loss = get_loss(loss)
+        self.n_critic = check_positive_int("n_critic", n_critic)
+        self.regularizers: list[Regularizer] = []
+        if gp_weight is not None:
+            self.regularizers.append(GradientPenalty(weight=gp_weight, one_sided=gp_one_sided))
+        if clip is not None:
+            self.regularizers.append(WeightClipping(clip=clip))
+        for reg in regularizers or []:
+            if not isinstance(reg, Regularizer):
+                raise invalid("regularizers", "a list of Regularizer objects", reg)
+            self.regularizers.append(reg)
+        self._check_no_batchnorm_with_penalty()
+
+        if latent_dim is None:
+            latent_dim = getattr(generator, "latent_dim", None)
+            if latent_dim is None:
+                raise ConfigurationError(
+                    "latent_dim must be given when the generator has no `latent_dim` attribute; got None."
+                )
+        self.latent_dim = check_positive_int("latent_dim", latent_dim)
+        if latent_distribution not in LATENT_DISTRIBUTIONS:
+            raise invalid("latent_distribution", f"one of {list(LATENT_DISTRIBUTIONS)}", latent_distribution)
+        self.latent_distribution = latent_distribution
+        self.optimizer_g = optimizer_g
+        self.optimizer_d = optimizer_d
+        self.scheduler_g = scheduler_g
+        self.scheduler_d = scheduler_d
+        self.max_generator_steps = (
+            None if max_generator_steps is None else check_positive_int("max_generator_steps", max_generator_steps)
+        )
+        if ema_decay is not None and not (isinstance(ema_decay, (int, float)) and 0.0 <= ema_decay < 1.0):
+            raise invalid("ema_decay", "a number in [0, 1) or null", ema_decay)
+        self.ema_generator: Optional[AveragedModel] = None
+        if ema_decay is not None:
+            self.ema_generator = AveragedModel(
+                generator, multi_avg_fn=get_ema_multi_avg_fn(float(ema_decay)), use_buffers=True
+            )
+            self.ema_generator.requires_grad_(False)
+        self.warmup_n_critic = None if warmup_n_critic is None else check_positive_int("warmup_n_critic", warmup_n_critic)
+        self.warmup_generator_steps = check_positive_int("warmup_generator_steps", warmup_generator_steps, 0)
+        self.warmup_every = check_positive_int("warmup_every", warmup_every, 0)
+        self.log_interval = check_positive_int("log_interval", log_interval)
+        self.grad_norm_interval = check_positive_int("grad_norm_interval", grad_norm_interval, 0)
+
+        self.critic_steps = 0
+        self.generator_steps = 0
+        self.images_seen = 0
+        self.critic_steps_since_generator = 0
+        self._val_stats: list[tuple[Tensor, Optional[Tensor]]] = []
+        self._construction = self._plain_hparams()
+        self.save_hyperparameters(self._construction)
+
+    # ------------------------------------------------------------------ set-up and checks
+    def _plain_hparams(self) -> dict[str, Any]:
+        """The construction arguments as plain data: recorded ganmods objects become class specs; other
+        objects (a user's network, an optimizer factory) use the command line's config when the module was
+        built by ``ganmods fit``, and are left out otherwise."""
+        record = getattr(self, "_init_record", None)
+        if record is None:
+            return {}
+        given = _cli_config() or {}
+        out: dict[str, Any] = {}
+        for key, value in record[1].items():
+            try:
+                out[key] = to_spec(value)
+            except NotRecordable:
+                if isinstance(given.get(key), dict):
+                    out[key] = given[key]
+        return out
+
+    def _check_no_batchnorm_with_penalty(self) -> None:
+        penalised = [r for r in self.regularizers if r.per_sample_gradients]
+        if not penalised:
+            return
+        bn = [n for n, m in self.discriminator.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if bn:
+            raise ConfigurationError(
+                f"discriminator must not contain BatchNorm when a gradient penalty is used (it couples the "
+                f"samples of a batch and breaks the per-sample penalty); allowed: no normalisation, layer, "
+                f"instance or spectral normalisation; got BatchNorm at {bn[0]!r}."
+            )
+
+    def setup(self, stage: str) -> None:
+        """Dry-run both networks once and check shapes against the data, before any training.
+
+        Args:
+            stage: Lightning stage (``"fit"``, ``"validate"``, ...).
+
+        Raises:
+            ConfigurationError: If the generator's output shape differs from the data shape, or the critic
+                does not return ``[B]`` or ``[B, 1]``.
+        """
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        self.check_networks(getattr(datamodule, "data_shape", None))
+
+    @torch.no_grad()
+    def check_networks(self, data_shape: Optional[tuple[int, ...]] = None) -> None:
+        """Run the generator and the critic on a batch of 2 and check the shapes.
+
+        Args:
+            data_shape: Expected shape of one data point (without batch), or ``None`` to skip that check.
+
+        Raises:
+            ConfigurationError: On a shape mismatch (both shapes are named).
+        """
+        modes = (self.generator.training, self.discriminator.training)
+        self.generator.eval()
+        self.discriminator.eval()
+        try:
+            fake = self.generator(self.sample_latent(2))
+            if data_shape is not None and tuple(fake.shape[1:]) != tuple(data_shape):
+                raise ConfigurationError(
+                    f"generator output shape must equal the data shape {tuple(data_shape)} (per sample); "
+                    f"got {tuple(fake.shape[1:])} (full output {tuple(fake.shape)})."
+                )
+            out = self.discriminator(fake)
+            if not (out.shape == (2,) or out.shape == (2, 1)):
+                raise ConfigurationError(
+                    f"discriminator output must have shape [B] or [B, 1]; got {list(out.shape)} for B = 2."
+                )
+        finally:
+            self.generator.train(modes[0])
+            self.discriminator.train(modes[1])
+
+    def configure_optimizers(self) -> Any:
+        """Build the generator and critic optimizers (and schedulers) from the factories or defaults.
+
+        Returns:
+            ``[opt_g, opt_d]`` or ``([opt_g, opt_d], [schedulers])``.
+        """
+        opts = []
+        for factory, net in ((self.optimizer_g, self.generator), (self.optimizer_d, self.discriminator)):
+            if factory is None:
+                name, kwargs = self.default_optimizer
+                opts.append(getattr(torch.optim, name)(net.parameters(), **kwargs))
+            else:
+                opts.append(factory(net.parameters()))
+        scheds = [
+            {"scheduler": f(opt), "interval": "step"} for f, opt in ((self.scheduler_g, opts[0]), (self.scheduler_d, opts[1])) if f
+        ]
+        self._sched_slots = [s is not None for s in (self.scheduler_g, self.scheduler_d)]
+        return (opts, scheds) if scheds else opts
+
+    # ------------------------------------------------------------------ sampling
+    def sample_latent(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        """Draw ``n`` latent vectors ``[n, latent_dim]`` on this module's device.
+
+        Args:
+            n: Number of latents.
+            generator: Optional random generator (for fixed latents).
+
+        Returns:
+            The latents.
+        """
+        shape = (n, self.latent_dim)
+        if self.latent_distribution == "normal":
+            return torch.randn(shape, device=self.device, generator=generator)
+        return torch.rand(shape, device=self.device, generator=generator).mul_(2).sub_(1)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: Optional[int] = None, batch_size: int = 4096) -> Tensor:
+        """Generate ``n`` samples in data space, from the EMA generator when EMA is on.
+
+        Args:
+            n: Number of samples (>= 1).
+            seed: If given, the latents are drawn from a generator seeded with it (same seed, same
+                samples), leaving the global random state untouched.
+            batch_size: Generate in chunks of this size.
+
+        Returns:
+            ``[n, *data_shape]`` tensor (``[n, 2]`` for the toy data; ``[n, C, H, W]`` in ``[-1, 1]`` for
+            images), on this module's device.
+
+        Raises:
+            ConfigurationError: If ``n`` or ``batch_size`` is not a positive integer.
+        """
+        check_positive_int("n", n)
+        check_positive_int("batch_size", batch_size)
+        net = self.ema_generator.module if self.ema_generator is not None else self.generator
+        rng = None
+        if seed is not None:
+            rng = torch.Generator(device=self.device).manual_seed(int(seed))
+        was_training = net.training
+        net.eval()
+        try:
+            z = self.sample_latent(n, generator=rng)
+            return torch.cat([net(chunk) for chunk in z.split(batch_size)])
+        finally:
+            net.train(was_training)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """Generate from latents with the training generator.
+
+        Args:
+            z: Latents ``[B, latent_dim]``.
+
+        Returns:
+            Samples ``[B, *data_shape]``.
+        """
+        return self.generator(z)
+
+    # ------------------------------------------------------------------ the training loop
+    def current_n_critic(self) -> int:
+        """Critic steps required before the next generator step (``warmup_n_critic`` during warm-up).
+
+        Returns:
+            The number of critic steps.
+        """
+        g = self.generator_steps
+        if self.warmup_n_critic is not None and (
+            g < self.warmup_generator_steps or (self.warmup_every and g % self.warmup_every == 0)
+        ):
+            return self.warmup_n_critic
+        return self.n_critic
+
+    def _critic_params(self) -> list[nn.Parameter]:
+        return list(self.discriminator.parameters())
+
+    def _critic_inputs(self, x: Tensor) -> Tensor:
+        for reg in self.regularizers:
+            x = reg.transform(x, self.generator_steps)
+        return x
+
+    def _critic(self, x: Tensor) -> Tensor:
+        return _logits(self.discriminator(self._critic_inputs(x)))
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        """One critic step on ``batch``; then a generator step if ``n_critic`` critic steps have passed.
+
+        Args:
+            batch: A real batch (a tensor, or a sequence whose first item is the tensor).
+            batch_idx: Index of the batch in the epoch.
+        """
+        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        opt_g, opt_d = self.optimizers()
+        sched_g, sched_d = self._schedulers()
+        n = real.shape[0]
+        log_now = (self.generator_steps + 1) % self.log_interval == 0
+        grad_now = self.grad_norm_interval > 0 and (self.generator_steps + 1) % self.grad_norm_interval == 0
+
+        # ---- critic step: fakes without graph to G
+        with torch.no_grad():
+            fake = self.generator(self.sample_latent(n))
+        real_in, fake_in = self._critic_inputs(real), self._critic_inputs(fake)
+        real_logits = _logits(self.discriminator(real_in))
+        fake_logits = _logits(self.discriminator(fake_in))
+        d_adv = self.loss.discriminator_loss(real_logits, fake_logits)
+        d_total = d_adv
+        reg_logs: dict[str, Tensor] = {}
+        for reg in self.regularizers:
+            out = reg.penalty(self.discriminator, real_in, fake_in)
+            if out is not None:
+                term, logs = out
+                d_total = d_total + term
+                reg_logs.update(logs)
+        opt_d.zero_grad()
+        self.manual_backward(d_total)
+        d_grad = _grad_norm(self._critic_params()) if grad_now else None
+        opt_d.step()
+        if sched_d is not None:
+            sched_d.step()
+        for reg in self.regularizers:
+            reg.after_critic_step(self.discriminator)
+        self.critic_steps += 1
+        self.images_seen += n
+        self.critic_steps_since_generator += 1
+        if self.critic_steps_since_generator < self.current_n_critic():
+            return
+
+        # ---- generator step: the critic is frozen (no gradients written into it)
+        self.critic_steps_since_generator = 0
+        critic_params = self._critic_params()
+        for p in critic_params:
+            p.requires_grad_(False)
+        try:
+            fake = self.generator(self.sample_latent(n))
+            fake_logits_g = self._critic(fake)
+            real_logits_g = None
+            if self.loss.needs_real_logits:
+                with torch.no_grad():
+                    real_logits_g = self._critic(real)
+            g_loss = self.loss.generator_loss(fake_logits_g, real_logits_g)
+            opt_g.zero_grad()
+            self.manual_backward(g_loss)
+            g_grad = _grad_norm(self.generator.parameters()) if grad_now else None
+            opt_g.step()
+        finally:
+            for p in critic_params:
+                p.requires_grad_(True)
+        if sched_g is not None:
+            sched_g.step()
+        if self.ema_generator is not None:
+            self.ema_generator.update_parameters(self.generator)
+        self.generator_steps += 1
+
+        if log_now or grad_now:
+            metrics: dict[str, Any] = {}
+            if log_now:
+                metrics.update({"train/d_loss": d_total, "train/d_adv": d_adv, "train/g_loss": g_loss})
+                metrics.update({f"train/{k}": v for k, v in reg_logs.items()})
+                div = self.loss.divergence(real_logits, fake_logits, d_adv)
+                if div is not None:
+                    metrics[f"train/{self.loss.divergence_name}_estimate"] = div
+            if grad_now:
+                metrics.update({"train/grad_norm_d": d_grad, "train/grad_norm_g": g_grad})
+            self._log_metrics(metrics)
+            self.log("g_loss", g_loss.detach(), prog_bar=True, logger=False)
+            self.log("d_loss", d_total.detach(), prog_bar=True, logger=False)
+
+        if self.max_generator_steps is not None and self.generator_steps >= self.max_generator_steps:
+            self.trainer.should_stop = True
+
+    def _schedulers(self) -> tuple[Any, Any]:
+        scheds = self.lr_schedulers()
+        if scheds is None:
+            return None, None
+        scheds = list(scheds) if isinstance(scheds, list) else [scheds]
+        slots = getattr(self, "_sched_slots", [False, False])
+        out = [scheds.pop(0) if used else None for used in slots]
+        return out[0], out[1]
+
+    def _log_metrics(self, metrics: dict[str, Any]) -> None:
+        """Send metrics to every logger with the generator step as x-axis (plus the other counters)."""
+        values = {k: float(v.detach()) if isinstance(v, Tensor) else float(v) for k, v in metrics.items()}
+        values.update(
+            {"counters/critic_steps": self.critic_steps, "counters/generator_steps": self.generator_steps,
+             "counters/images_seen": self.images_seen}
+        )
+        for logger in self.loggers:
+            logger.log_metrics(values, step=self.generator_steps)
+
+    # ------------------------------------------------------------------ validation
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """Critic statistics on held-out real data against fresh fakes.
+
+        Args:
+            batch: A held-out real batch.
+            batch_idx: Index of the batch.
+        """
+        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        seed = 10_000 + batch_idx
+        fake = self.sample(real.shape[0], seed=seed)
+        real_logits, fake_logits = self._critic(real), self._critic(fake)
+        d_adv = self.loss.discriminator_loss(real_logits, fake_logits)
+        self._val_stats.append((d_adv.detach(), self.loss.divergence(real_logits, fake_logits, d_adv)))
+
+    def on_validation_epoch_start(self) -> None:
+        """Reset the held-out critic statistics."""
+        self._val_stats = []
+
+    def on_validation_epoch_end(self) -> None:
+        """Average the held-out critic statistics, evaluate the generator by the datamodule's protocol, and
+        log the results (at the current generator step)."""
+        metrics: dict[str, Any] = {}
+        if self._val_stats:
+            metrics["val/d_adv"] = torch.stack([s[0] for s in self._val_stats]).mean()
+            divs = [s[1] for s in self._val_stats if s[1] is not None]
+            if divs:
+                metrics[f"val/{self.loss.divergence_name}_estimate"] = torch.stack(divs).mean()
+        for key, value in metrics.items():
+            self.log(key, value, logger=False)
+        if not self.trainer.sanity_checking:
+            evaluate = getattr(self.trainer.datamodule, "evaluate", None)
+            if callable(evaluate):
+                for key, value in evaluate(self).items():
+                    metrics[f"val/{key}"] = value
+                    self.log(f"val/{key}", float(value), logger=False)
+            self._log_metrics(metrics)
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the loop counters and the construction record (see :func:`ganmods.load_checkpoint`).
+
+        Args:
+            checkpoint: The checkpoint dict being written.
+        """
+        checkpoint["ganmods"] = {
+            "counters": {k: int(getattr(self, k)) for k in _COUNTERS},
+            "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
+            "init_args": self._construction,
+            "data_shape": getattr(getattr(self._trainer, "datamodule", None), "data_shape", None)
+            if self._trainer is not None else None,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore the loop counters.
+
+        Args:
+            checkpoint: The checkpoint dict being loaded.
+
+        Raises:
+            ConfigurationError: If the checkpoint was not written by a ganmods module.
+        """
+        state = checkpoint.get("ganmods")
+        if state is None:
+            raise ConfigurationError("checkpoint must be written by a ganmods module; got one without 'ganmods' state.")
+        for key in _COUNTERS:
+            setattr(self, key, int(state["counters"][key]))
+

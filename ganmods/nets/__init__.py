@@ -1,0 +1,5 @@
+"""Generator and critic networks."""
+
+from ganmods.nets.mlp import NORMS, MLPCritic, MLPGenerator
+
+__all__ = ["NORMS", "MLPCritic", "MLPGenerator"]
