@@ -3,8 +3,8 @@
 from ganmods.checkpoint import load_checkpoint
 from ganmods.data import GANDataModule
 from ganmods.module import GANModule
-from ganmods.variants import SGAN, WGAN, WGANGP, RaGAN
+from ganmods.variants import FGAN, SGAN, WGAN, WGANGP, RaGAN
 
 __version__ = "0.1.0"
 
-__all__ = ["SGAN", "WGAN", "WGANGP", "GANDataModule", "GANModule", "RaGAN", "__version__", "load_checkpoint"]
+__all__ = ["FGAN", "SGAN", "WGAN", "WGANGP", "GANDataModule", "GANModule", "RaGAN", "__version__", "load_checkpoint"]

@@ -22,6 +22,7 @@ class Recorded:
         obj = super().__new__(cls)
         try:
             bound = inspect.signature(cls.__init__).bind(obj, *args, **kwargs)
+            bound.apply_defaults()
         except TypeError:  # the real __init__ call will raise the user-facing error
             return obj
         arguments = dict(bound.arguments)
@@ -29,6 +30,9 @@ class Recorded:
         for name, param in inspect.signature(cls.__init__).parameters.items():
             if param.kind is inspect.Parameter.VAR_KEYWORD and name in arguments:
                 arguments.update(arguments.pop(name))
+            elif param.kind is inspect.Parameter.VAR_POSITIONAL and name in arguments:
+                if arguments.pop(name):  # positional extras cannot be replayed by name
+                    return obj
         object.__setattr__(obj, "_init_record", (f"{cls.__module__}.{cls.__qualname__}", arguments))
         return obj
 

@@ -10,9 +10,10 @@ from typing import Any, Optional
 from torch import nn
 
 from ganmods.errors import invalid
+from ganmods.losses import FGAN_DIVERGENCES, LOSSES
 from ganmods.module import GANModule
 
-__all__ = ["RAGAN_KINDS", "RaGAN", "SGAN", "WGAN", "WGANGP"]
+__all__ = ["FGAN", "RAGAN_KINDS", "RaGAN", "SGAN", "WGAN", "WGANGP"]
 
 
 class SGAN(GANModule):
@@ -125,3 +126,36 @@ class RaGAN(GANModule):
         if kind not in RAGAN_KINDS:
             raise invalid("kind", f"one of {list(RAGAN_KINDS)}", kind)
         super().__init__(generator, discriminator, loss=kind, gp_weight=gp_weight, **kwargs)
+
+
+class FGAN(GANModule):
+    """f-GAN (Nowozin et al. 2016): variational divergence minimisation for one f-divergence.
+
+    The critic maximises ``F = E_P[g_f(v)] - E_Q[f*(g_f(v))]``; ``F`` is logged as the divergence estimate.
+    Defaults: the paper's recommended generator loss ``-E_Q[g_f(v(xf))]``, Adam lr 2e-4, β = (0.5, 0.999),
+    ``n_critic = 1``.
+
+    Args:
+        generator: The generator network.
+        discriminator: The critic network (raw output ``v``).
+        divergence: One of ``kl``, ``reverse_kl``, ``pearson``, ``neyman``, ``hellinger``, ``js``, ``gan``,
+            ``tv``.
+        saturating: Generator minimises ``F`` instead (the saturating form).
+        **kwargs: Any other :class:`GANModule` argument.
+
+    Raises:
+        ConfigurationError: If ``divergence`` is unknown.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        divergence: str = "js",
+        saturating: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if divergence not in FGAN_DIVERGENCES:
+            raise invalid("divergence", f"one of {sorted(FGAN_DIVERGENCES)}", divergence)
+        loss = LOSSES[f"fgan_{divergence}"](saturating=saturating)
+        super().__init__(generator, discriminator, loss=loss, **kwargs)
