@@ -18,27 +18,17 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
 from ganmods.losses import AdversarialLoss, get_loss
 from ganmods.regularizers import GradientPenalty, Regularizer, WeightClipping
-from ganmods.spec import NotRecordable, Recorded, to_spec
+from ganmods.evaluation import EvaluationHooks, logits
+from ganmods.persistence import CheckpointHooks
+from ganmods.spec import Recorded
 
 __all__ = ["GANModule", "LATENT_DISTRIBUTIONS"]
 
 #: Latent distributions: standard normal, or uniform on [-1, 1].
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 
-_COUNTERS = ("critic_steps", "generator_steps", "images_seen", "critic_steps_since_generator")
 
 
-def _cli_config() -> Optional[dict[str, Any]]:
-    """The model's config when LightningCLI is instantiating it (class specs of its arguments), else None."""
-    try:
-        from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
-    except ImportError:  # pragma: no cover - older/newer Lightning without the context variable
-        return None
-    return _given_hyperparameters.get()
-
-
-def _logits(out: Tensor) -> Tensor:
-    return out.squeeze(-1) if out.dim() == 2 and out.shape[-1] == 1 else out
 
 
 def _grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
@@ -46,7 +36,7 @@ def _grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
     return torch.stack(norms).norm() if norms else torch.tensor(0.0)
 
 
-class GANModule(Recorded, pl.LightningModule):
+class GANModule(Recorded, CheckpointHooks, EvaluationHooks, pl.LightningModule):
     """A GAN trained by alternating critic and generator steps (manual optimization).
 
     Args:
@@ -168,23 +158,6 @@ class GANModule(Recorded, pl.LightningModule):
         self.save_hyperparameters(self._construction)
 
     # ------------------------------------------------------------------ set-up and checks
-    def _plain_hparams(self) -> dict[str, Any]:
-        """The construction arguments as plain data: recorded ganmods objects become class specs; other
-        objects (a user's network, an optimizer factory) use the command line's config when the module was
-        built by ``ganmods fit``, and are left out otherwise."""
-        record = getattr(self, "_init_record", None)
-        if record is None:
-            return {}
-        given = _cli_config() or {}
-        out: dict[str, Any] = {}
-        for key, value in record[1].items():
-            try:
-                out[key] = to_spec(value)
-            except NotRecordable:
-                if isinstance(given.get(key), dict):
-                    out[key] = given[key]
-        return out
-
     def _check_no_batchnorm_with_penalty(self) -> None:
         penalised = [r for r in self.regularizers if r.per_sample_gradients]
         if not penalised:
@@ -339,7 +312,7 @@ class GANModule(Recorded, pl.LightningModule):
         return x
 
     def _critic(self, x: Tensor) -> Tensor:
-        return _logits(self.discriminator(self._critic_inputs(x)))
+        return logits(self.discriminator(self._critic_inputs(x)))
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         """One critic step on ``batch``; then a generator step if ``n_critic`` critic steps have passed.
@@ -359,8 +332,8 @@ class GANModule(Recorded, pl.LightningModule):
         with torch.no_grad():
             fake = self.generator(self.sample_latent(n))
         real_in, fake_in = self._critic_inputs(real), self._critic_inputs(fake)
-        real_logits = _logits(self.discriminator(real_in))
-        fake_logits = _logits(self.discriminator(fake_in))
+        real_logits = logits(self.discriminator(real_in))
+        fake_logits = logits(self.discriminator(fake_in))
         d_adv = self.loss.discriminator_loss(real_logits, fake_logits)
         d_total = d_adv
         reg_logs: dict[str, Tensor] = {}
@@ -435,82 +408,4 @@ class GANModule(Recorded, pl.LightningModule):
         slots = getattr(self, "_sched_slots", [False, False])
         out = [scheds.pop(0) if used else None for used in slots]
         return out[0], out[1]
-
-    def _log_metrics(self, metrics: dict[str, Any]) -> None:
-        """Send metrics to every logger with the generator step as x-axis (plus the other counters)."""
-        values = {k: float(v.detach()) if isinstance(v, Tensor) else float(v) for k, v in metrics.items()}
-        values.update(
-            {"counters/critic_steps": self.critic_steps, "counters/generator_steps": self.generator_steps,
-             "counters/images_seen": self.images_seen}
-        )
-        for logger in self.loggers:
-            logger.log_metrics(values, step=self.generator_steps)
-
-    # ------------------------------------------------------------------ validation
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        """Critic statistics on held-out real data against fresh fakes.
-
-        Args:
-            batch: A held-out real batch.
-            batch_idx: Index of the batch.
-        """
-        real = batch[0] if isinstance(batch, (list, tuple)) else batch
-        seed = 10_000 + batch_idx
-        fake = self.sample(real.shape[0], seed=seed)
-        real_logits, fake_logits = self._critic(real), self._critic(fake)
-        d_adv = self.loss.discriminator_loss(real_logits, fake_logits)
-        self._val_stats.append((d_adv.detach(), self.loss.divergence(real_logits, fake_logits, d_adv)))
-
-    def on_validation_epoch_start(self) -> None:
-        """Reset the held-out critic statistics."""
-        self._val_stats = []
-
-    def on_validation_epoch_end(self) -> None:
-        """Average the held-out critic statistics, evaluate the generator by the datamodule's protocol, and
-        log the results (at the current generator step)."""
-        metrics: dict[str, Any] = {}
-        if self._val_stats:
-            metrics["val/d_adv"] = torch.stack([s[0] for s in self._val_stats]).mean()
-            divs = [s[1] for s in self._val_stats if s[1] is not None]
-            if divs:
-                metrics[f"val/{self.loss.divergence_name}_estimate"] = torch.stack(divs).mean()
-        for key, value in metrics.items():
-            self.log(key, value, logger=False)
-        if not self.trainer.sanity_checking:
-            evaluate = getattr(self.trainer.datamodule, "evaluate", None)
-            if callable(evaluate):
-                for key, value in evaluate(self).items():
-                    metrics[f"val/{key}"] = value
-                    self.log(f"val/{key}", float(value), logger=False)
-            self._log_metrics(metrics)
-
-    # ------------------------------------------------------------------ checkpoints
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store the loop counters and the construction record (see :func:`ganmods.load_checkpoint`).
-
-        Args:
-            checkpoint: The checkpoint dict being written.
-        """
-        checkpoint["ganmods"] = {
-            "counters": {k: int(getattr(self, k)) for k in _COUNTERS},
-            "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
-            "init_args": self._construction,
-            "data_shape": getattr(getattr(self._trainer, "datamodule", None), "data_shape", None)
-            if self._trainer is not None else None,
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore the loop counters.
-
-        Args:
-            checkpoint: The checkpoint dict being loaded.
-
-        Raises:
-            ConfigurationError: If the checkpoint was not written by a ganmods module.
-        """
-        state = checkpoint.get("ganmods")
-        if state is None:
-            raise ConfigurationError("checkpoint must be written by a ganmods module; got one without 'ganmods' state.")
-        for key in _COUNTERS:
-            setattr(self, key, int(state["counters"][key]))
 

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from ganmods.errors import ConfigurationError, check_non_negative, invalid
 from ganmods.spec import Recorded
 
-__all__ = ["GradientPenalty", "Regularizer", "WeightClipping", "gradient_penalty"]
+__all__ = ["NOISE_SCHEDULES", "GradientPenalty", "InstanceNoise", "Regularizer", "WeightClipping", "gradient_penalty"]
 
 
 class Regularizer(Recorded):
@@ -165,3 +165,59 @@ class WeightClipping(Regularizer):
     def after_critic_step(self, critic: nn.Module) -> None:
         for p in critic.parameters():
             p.clamp_(-self.clip, self.clip)
+
+
+#: Annealing schedules of :class:`InstanceNoise`.
+NOISE_SCHEDULES = ("constant", "linear", "exponential")
+
+
+class InstanceNoise(Regularizer):
+    """Instance noise (Arjovsky & Bottou 2017; Sønderby et al. 2016): add ``σ_t·ε``, ``ε ~ N(0, I)``, to
+    *both* real and fake critic inputs, in the critic and the generator step, so the supports overlap.
+
+    ``σ_t`` follows the generator step ``t``: ``constant`` keeps ``sigma``; ``linear`` falls to 0 at
+    ``anneal_steps``; ``exponential`` is ``sigma · 0.01^(t / anneal_steps)`` and 0 from ``anneal_steps``
+    on.
+
+    Args:
+        sigma: Initial noise standard deviation ``σ_0``.
+        schedule: One of :data:`NOISE_SCHEDULES`.
+        anneal_steps: Generator steps over which the noise anneals to 0 (ignored by ``constant``).
+
+    Raises:
+        ConfigurationError: On a negative ``sigma``, an unknown schedule, or ``anneal_steps < 1`` with an
+            annealing schedule.
+    """
+
+    name = "noise"
+
+    def __init__(self, sigma: float = 0.1, schedule: str = "linear", anneal_steps: int = 1000) -> None:
+        self.sigma = check_non_negative("sigma", sigma)
+        if schedule not in NOISE_SCHEDULES:
+            raise invalid("schedule", f"one of {list(NOISE_SCHEDULES)}", schedule)
+        self.schedule = schedule
+        if schedule != "constant" and (isinstance(anneal_steps, bool) or not isinstance(anneal_steps, int) or anneal_steps < 1):
+            raise invalid("anneal_steps", "an integer >= 1", anneal_steps)
+        self.anneal_steps = anneal_steps
+
+    def sigma_at(self, generator_step: int) -> float:
+        """The noise standard deviation at a generator step.
+
+        Args:
+            generator_step: Generator steps taken so far.
+
+        Returns:
+            ``σ_t``.
+        """
+        if self.schedule == "constant":
+            return self.sigma
+        frac = generator_step / self.anneal_steps
+        if frac >= 1:
+            return 0.0
+        if self.schedule == "linear":
+            return self.sigma * (1 - frac)
+        return self.sigma * 0.01**frac
+
+    def transform(self, x: Tensor, generator_step: int) -> Tensor:
+        sigma = self.sigma_at(generator_step)
+        return x + sigma * torch.randn_like(x) if sigma > 0 else x
