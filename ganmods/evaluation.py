@@ -32,10 +32,12 @@ class EvaluationHooks:
         real_logits, fake_logits = logits(self.discriminator(real)), logits(self.discriminator(fake))
         d_adv = self.loss.discriminator_loss(real_logits, fake_logits)
         self._val_stats.append((d_adv.detach(), self.loss.divergence(real_logits, fake_logits, d_adv)))
+        self._val_real_logits.append(real_logits.detach().float())
 
     def on_validation_epoch_start(self) -> None:
         """Reset the held-out critic statistics."""
         self._val_stats = []
+        self._val_real_logits: list[Tensor] = []
 
     def on_validation_epoch_end(self) -> None:
         """Average the held-out critic statistics, evaluate the generator by the datamodule's protocol, and
@@ -46,6 +48,7 @@ class EvaluationHooks:
             divs = [s[1] for s in self._val_stats if s[1] is not None]
             if divs:
                 metrics[f"val/{self.loss.divergence_name}_estimate"] = torch.stack(divs).mean()
+        metrics.update(self._critic_gap())
         for key, value in metrics.items():
             self.log(key, value, logger=False)
         if not self.trainer.sanity_checking:
@@ -56,6 +59,20 @@ class EvaluationHooks:
                     self.log(f"val/{key}", float(value), logger=False)
             self._log_metrics(metrics)
 
+    @torch.no_grad()
+    def _critic_gap(self) -> dict[str, Tensor]:
+        """Critic overfitting check (WGAN-GP paper, §"meaningful loss curves"): the critic's mean output on
+        training data minus its mean on held-out real data. Near 0 when the critic generalises; growing
+        when it memorises the training set. Needs ``datamodule.train_reference(n)``."""
+        reference = getattr(getattr(self.trainer, "datamodule", None), "train_reference", None)
+        held_out = getattr(self, "_val_real_logits", [])
+        if not callable(reference) or not held_out:
+            return {}
+        held = torch.cat(held_out)
+        train = reference(held.numel()).to(self.device)
+        train_mean = torch.cat([logits(self.discriminator(x)).float() for x in train.split(1024)]).mean()
+        return {"val/critic_real_train": train_mean, "val/critic_real_heldout": held.mean(),
+                "val/critic_gap": train_mean - held.mean()}
 
     def _log_metrics(self, metrics: dict[str, Any]) -> None:
         """Send metrics to every logger with the generator step as x-axis (plus the other counters)."""

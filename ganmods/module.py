@@ -154,6 +154,7 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, pl.LightningModule):
         self.images_seen = 0
         self.critic_steps_since_generator = 0
         self._val_stats: list[tuple[Tensor, Optional[Tensor]]] = []
+        self._val_real_logits: list[Tensor] = []
         self._construction = self._plain_hparams()
         self.save_hyperparameters(self._construction)
 

@@ -206,3 +206,27 @@ def test_training_moves_toward_the_data(tmp_path):
     radius = model.sample(1000, seed=0).norm(dim=1)
     assert abs(radius.median().item() - 1.0) < 0.2  # the ring has radius 1
     assert before["modes"] <= dm.distribution.evaluate(model.sample(1000, seed=0))["modes"]
+
+
+def test_validation_logs_divergence_estimate_toy_metrics_and_critic_gap(tmp_path):
+    from lightning.pytorch.loggers import CSVLogger
+    import csv, glob
+
+    torch.manual_seed(0)
+    model = WGANGP(**tiny_nets(), gp_weight=0.1, max_generator_steps=20, log_interval=5, grad_norm_interval=10)
+    trainer = fast_trainer(tmp_path, logger=CSVLogger(str(tmp_path)), limit_val_batches=None)
+    trainer.fit(model, datamodule=_dm(batches_per_epoch=50, val_size=100, eval_samples=300))
+    (path,) = glob.glob(str(tmp_path / "lightning_logs" / "*" / "metrics.csv"))
+    rows = list(csv.DictReader(open(path)))
+    keys = {k for r in rows for k, v in r.items() if v not in ("", None)}
+    for key in ("train/d_loss", "train/g_loss", "train/d_adv", "train/gp", "train/gp_grad_norm", "train/w_estimate",
+                "train/grad_norm_d", "train/grad_norm_g", "val/modes", "val/hq", "val/reverse_kl", "val/w_estimate",
+                "val/critic_gap", "counters/images_seen", "counters/critic_steps"):
+        assert key in keys, key
+    steps = sorted({int(r["step"]) for r in rows if r.get("train/g_loss")})
+    assert steps == [5, 10, 15, 20]  # logged against generator steps, not Lightning's global_step
+    val = [r for r in rows if r.get("val/critic_gap")]
+    gap = float(val[-1]["val/critic_gap"])
+    expected = float(val[-1]["val/critic_real_train"]) - float(val[-1]["val/critic_real_heldout"])
+    assert gap == pytest.approx(expected, abs=1e-6)
+    assert abs(gap) < 0.5  # toy training data is an infinite stream: no memorisation possible

@@ -153,6 +153,19 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         samples = model.sample(self.eval_samples, seed=self.eval_seed)
         return self.distribution.evaluate(samples.float().cpu())
 
+    def train_reference(self, n: int) -> Tensor:
+        """``n`` training samples, the same every call: the first ``n`` points of the training stream
+        (epoch 0, rank 0). Compared with the held-out set to detect critic overfitting.
+
+        Args:
+            n: Number of points.
+
+        Returns:
+            ``[n, *data_shape]`` tensor.
+        """
+        batches = SampleBatches(self.distribution, n, 1, self.seed)
+        return next(iter(batches))
+
     def real_samples(self, n: int, seed: int = 0) -> Tensor:
         """``n`` real points for plots and checks (independent of the training stream).
 
