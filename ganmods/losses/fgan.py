@@ -5,6 +5,10 @@ The critic outputs ``v``; the output activation gives ``T = g_f(v)``. The critic
 divergence estimate. The generator maximises ``E_Q[g_f(v(xf))]`` (the paper's recommendation, default) or
 minimises ``F`` (``saturating=True``). Each ``f*(g_f(v))`` is written in closed form, so it is finite for
 every real ``v`` (no ``log`` of a non-positive number, no ``sqrt`` of a negative one).
+
+With ``D_f(P‖Q) = ∫ q f(p/q)``, the rows estimate: ``kl`` KL(P‖Q); ``reverse_kl`` KL(Q‖P); ``pearson``
+∫(p − q)²/q; ``neyman`` ∫(q − p)²/p; ``hellinger`` ∫(√p − √q)²; ``js`` ∫ p log(2p/(p+q)) + q log(2q/(p+q))
+= 2·JS(P‖Q); ``gan`` 2·JS − log 4 (so ``-F`` is the SGAN critic loss); ``tv`` ½∫|p − q|.
 """
 
 from __future__ import annotations
