@@ -1,7 +1,7 @@
 """The ``ganmods`` command line: LightningCLI with ganmods' modules, data and defaults.
 
 ``ganmods fit -c configs/toy/wgan_gp.yaml`` trains; ``validate``, ``test`` and ``predict`` work as in
-LightningCLI. Bad input prints one line, ``ganmods: error: ...``, and exits with status 2.
+LightningCLI; ``ganmods generate --ckpt PATH --n N --out OUT`` samples from any checkpoint. Bad input prints one line, ``ganmods: error: ...``, and exits with status 2.
 """
 
 from __future__ import annotations
@@ -69,7 +69,12 @@ def main(args: Optional[list[str]] = None) -> int:
     Returns:
         The exit status: 0 on success, 2 on bad input (printed as one line on stderr).
     """
+    argv = sys.argv[1:] if args is None else list(args)
     try:
+        if argv[:1] == ["generate"]:
+            from ganmods.generate import generate_main
+
+            return generate_main(argv[1:])
         GANCLI(args=args)
     except Exception as err:  # noqa: BLE001 - only ganmods' own bad-input errors are turned into one line
         cause = _configuration_error(err)

@@ -1,0 +1,149 @@
+"""``ganmods generate``: samples from any checkpoint, without the training data.
+
+    ganmods generate --ckpt last.ckpt --n 1000 --out samples.npy          # 2-D data: .npy or .csv + scatter PNG
+    ganmods generate --ckpt last.ckpt --n 64 --out grid.png --grid        # images: one grid PNG
+    ganmods generate --ckpt last.ckpt --n 100 --out images/               # images: one PNG per sample
+    ganmods generate --ckpt last.ckpt --n 100 --out samples.pt            # any data: the raw tensor
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from ganmods.checkpoint import load_checkpoint
+from ganmods.errors import ConfigurationError, check_positive_int
+
+__all__ = ["generate", "generate_main"]
+
+_TENSOR_EXT = (".pt", ".npy", ".csv", ".png")
+
+
+def _check_writable(out: str) -> None:
+    parent = out if out.endswith(os.sep) or os.path.isdir(out) else (os.path.dirname(os.path.abspath(out)) or ".")
+    probe = parent
+    while not os.path.exists(probe):  # the nearest existing ancestor must be writable
+        probe = os.path.dirname(probe) or "."
+    if not os.path.isdir(probe) or not os.access(probe, os.W_OK):
+        raise ConfigurationError(f"out must be in a writable directory; got {out!r} ({probe!r} is not writable).")
+
+
+def _save_scatter(points: Tensor, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    ax.scatter(points[:, 0], points[:, 1], s=2, c="orangered")
+    ax.set_aspect("equal")
+    ax.set_title(f"{len(points)} generated samples", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _to_uint8(images: Tensor) -> Tensor:
+    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def generate(ckpt: str, n: int, out: str, seed: Optional[int] = 0, grid: bool = False) -> list[str]:
+    """Write ``n`` samples of a checkpoint's generator (the EMA copy when the run kept one).
+
+    Args:
+        ckpt: Path of a ganmods checkpoint.
+        n: Number of samples.
+        out: A file (``.pt``, ``.npy``, ``.csv`` for 2-D data, ``.png`` for an image grid or a 2-D scatter)
+            or a directory (2-D data: ``samples.npy`` and ``samples.png``; images: one PNG per sample).
+        seed: Seed of the latents (same seed, same samples); ``None`` for fresh randomness.
+        grid: Write one grid PNG (images only; ``out`` must end in ``.png``).
+
+    Returns:
+        The paths written.
+
+    Raises:
+        ConfigurationError: On a missing or unusable checkpoint, ``n < 1``, an unwritable or unsupported
+            output, or ``--grid`` with 2-D data.
+    """
+    check_positive_int("n", n)
+    is_dir = out.endswith(os.sep) or os.path.isdir(out) or not os.path.splitext(out)[1]
+    ext = "" if is_dir else os.path.splitext(out)[1].lower()
+    if ext and ext not in _TENSOR_EXT:
+        raise ConfigurationError(f"out must be a directory or end in one of {list(_TENSOR_EXT)}; got {out!r}.")
+    if grid and ext != ".png":
+        raise ConfigurationError(f"out must end in .png with --grid; got {out!r}.")
+    _check_writable(out)
+    module = load_checkpoint(ckpt)
+    samples = module.sample(n, seed=seed).detach().cpu()
+    images = samples.dim() == 4
+    if ext == ".csv" and images:
+        raise ConfigurationError(f"out must not be .csv for image samples; got {out!r} (use .pt, .npy or .png).")
+    if grid and not images:
+        raise ConfigurationError("--grid needs image samples; this checkpoint generates 2-D points (use .npy/.csv/.png).")
+    written: list[str] = []
+    if is_dir:
+        os.makedirs(out, exist_ok=True)
+        if images:
+            from torchvision.io import write_png
+
+            width = max(4, int(math.log10(n)) + 1)
+            for i, img in enumerate(_to_uint8(samples)):
+                path = os.path.join(out, f"{i:0{width}d}.png")
+                write_png(img, path)
+                written.append(path)
+            return written
+        ext, out = ".npy", os.path.join(out, "samples.npy")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    if ext == ".pt":
+        torch.save(samples, out)
+    elif ext == ".npy":
+        import numpy as np
+
+        np.save(out, samples.numpy())
+    elif ext == ".csv":
+        import numpy as np
+
+        header = ",".join(f"x{i}" for i in range(samples.shape[1]))
+        np.savetxt(out, samples.numpy(), delimiter=",", header=header, comments="")
+    elif images:
+        from torchvision.utils import save_image
+
+        save_image((samples + 1) / 2, out, nrow=max(1, int(math.sqrt(n))), padding=2)
+    else:
+        _save_scatter(samples, out)
+    written.append(out)
+    if not images and ext in (".npy", ".csv"):
+        png = os.path.splitext(out)[0] + ".png"
+        _save_scatter(samples, png)
+        written.append(png)
+    return written
+
+
+def generate_main(argv: list[str]) -> int:
+    """The ``ganmods generate`` subcommand.
+
+    Args:
+        argv: Arguments after ``generate``.
+
+    Returns:
+        Exit status (0).
+
+    Raises:
+        ConfigurationError: As :func:`generate`.
+    """
+    parser = argparse.ArgumentParser(prog="ganmods generate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ckpt", required=True, help="checkpoint path (any ganmods variant)")
+    parser.add_argument("--n", type=int, required=True, help="number of samples")
+    parser.add_argument("--out", required=True, help="output file (.pt/.npy/.csv/.png) or directory")
+    parser.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    parser.add_argument("--grid", action="store_true", help="one image grid (out must end in .png)")
+    args = parser.parse_args(argv)
+    for path in generate(args.ckpt, args.n, args.out, seed=args.seed, grid=args.grid):
+        print(path)
+    return 0
