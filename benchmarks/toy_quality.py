@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="JSON file for the rows (rewritten after every run)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (each on one thread when > 1)")
     args = parser.parse_args()
-    tasks = [(c, s) for c in args.configs for s in args.seeds]
+    tasks = [(c, s) for s in args.seeds for c in args.configs]  # seed-major: partial results cover every config
     threads = 1 if args.jobs > 1 else 0
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as root, ProcessPoolExecutor(
