@@ -10,13 +10,47 @@ import sys
 from typing import Optional
 
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import ArgsType, LightningCLI
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from ganmods.data import GANDataModule
 from ganmods.errors import ConfigurationError
 from ganmods.module import GANModule
 
-__all__ = ["GANCLI", "main"]
+__all__ = ["GANArgumentParser", "GANCLI", "main"]
+
+# Lines of the config parser's nested error report that say nothing about what the user got wrong.
+_NOISE = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:", "Given value",
+          "Expected a <class 'NoneType'>", "tip: For details")
+
+
+def one_line(message: str) -> str:
+    """Condense the config parser's multi-line error report into one line.
+
+    Args:
+        message: The parser's message.
+
+    Returns:
+        The informative lines joined by spaces.
+    """
+    lines = [ln.strip().lstrip("- ").strip() for ln in str(message).splitlines()]
+    kept = [ln for ln in lines if ln and not any(ln.startswith(n) or n in ln for n in _NOISE)]
+    return " ".join(kept) or str(message).strip()
+
+
+class GANArgumentParser(LightningArgumentParser):
+    """The config parser, reporting bad options, unknown keys and wrong types as one line (no usage dump)."""
+
+    def error(self, message: str, ex: Optional[Exception] = None) -> None:  # type: ignore[override]
+        """Print ``ganmods: error: <message>`` and exit with status 2 (or raise when not exiting on error).
+
+        Args:
+            message: The parser's message.
+            ex: The underlying exception, if any.
+        """
+        if not getattr(self, "exit_on_error", True):
+            return super().error(message, ex)  # type: ignore[call-arg]
+        print(f"ganmods: error: {one_line(message)} (see `ganmods fit --help`)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 class GANCLI(LightningCLI):
@@ -37,6 +71,7 @@ class GANCLI(LightningCLI):
             save_config_kwargs={"overwrite": True},
             trainer_defaults={"callbacks": [ModelCheckpoint(save_last=True, save_top_k=0)]},
             auto_configure_optimizers=False,
+            parser_class=GANArgumentParser,
             args=args,
             run=run,
         )

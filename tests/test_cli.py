@@ -103,3 +103,20 @@ def test_unknown_loss_from_cli_lists_valid_names(tmp_path, capsys):
 def test_python_dash_m_is_the_console_script():
     out = subprocess.run([sys.executable, "-m", "ganmods", "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "fit" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("--model.init_args.foo=3", "Option 'foo' is not accepted"),
+        ("--model.init_args.n_critic=abc", "Expected a <class 'int'>. Got value: abc"),
+        ("--trainer.max_epochs=x", 'Parser key "trainer.max_epochs"'),
+        ("--config=/nonexistent/run.yaml", "File does not exist"),
+    ],
+)
+def test_parser_errors_are_one_line(override, fragment, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "-c", TOY_CONFIGS[0], *_tiny(tmp_path), override])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ganmods: error: ") and fragment in err[0]

@@ -399,10 +399,12 @@ def test_w_estimate_is_negative_critic_loss(shape):
 
 
 @pytest.mark.parametrize("name", ["least_squares", "hinge", "rsgan", "rasgan", "ralsgan", "rahinge"])
-def test_losses_without_divergence_return_none(name):
+def test_losses_without_closed_form_divergence_report_the_critic_margin(name):
     loss = get_loss(name)
-    r, f = _t(REAL, "B"), _t(FAKE, "B")
-    assert loss.divergence(r, f, loss.discriminator_loss(r, f)) is None
+    r, f = _t(REAL, "B"), _t(FAKE, "B1")
+    expected = sum(REAL) / len(REAL) - sum(FAKE) / len(FAKE)
+    assert loss.divergence_name == "margin"
+    assert float(loss.divergence(r, f, loss.discriminator_loss(r, f))) == pytest.approx(expected, rel=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ class AdversarialLoss(Recorded):
 
     name: str = "custom"
     needs_real_logits: bool = False
-    divergence_name: Optional[str] = None
+    divergence_name: Optional[str] = "margin"
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         """The critic's loss (to minimise).
@@ -107,7 +107,12 @@ class AdversarialLoss(Recorded):
         raise NotImplementedError
 
     def divergence(self, real_logits: Tensor, fake_logits: Tensor, d_loss: Tensor) -> Optional[Tensor]:
-        """The divergence the critic currently estimates, for logging (``None`` if the loss has none).
+        """The divergence the critic currently estimates, for logging.
+
+        The default, for losses without a closed-form link to a divergence (least squares, hinge, the
+        relativistic family), is the critic's *margin* ``E[C(xr)] - E[C(xf)]``: how much more real the
+        critic finds real data than fake data, the quantity relativistic critics estimate (and, for a
+        1-Lipschitz critic, a lower bound on the Wasserstein-1 distance).
 
         Args:
             real_logits: Critic outputs on real data.
@@ -115,9 +120,9 @@ class AdversarialLoss(Recorded):
             d_loss: The adversarial part of the critic loss on these logits.
 
         Returns:
-            A scalar tensor or ``None``.
+            A scalar tensor, or ``None`` for no estimate.
         """
-        return None
+        return _mean(real_logits.detach()) - _mean(fake_logits.detach())
 
     def _real(self, real_logits: Optional[Tensor]) -> Tensor:
         if real_logits is None:
