@@ -24,6 +24,8 @@ EXPECTED = {
     "ralsgan": ("RaGAN", "ralsgan", []),
     "rahinge": ("RaGAN", "rahinge", []),
     "rasgan_gp": ("RaGAN", "rasgan", ["gp"]),
+    "fgan_js": ("FGAN", "fgan_js", []),
+    "sgan_saturating_noise": ("SGAN", "saturating", ["noise"]),
 }
 
 
@@ -42,7 +44,7 @@ def _tiny(tmp_path, name: str = "run") -> list[str]:
     ]
 
 
-def test_every_core_variant_has_a_toy_config():
+def test_every_variant_has_a_toy_config():
     assert sorted(os.path.splitext(os.path.basename(p))[0] for p in TOY_CONFIGS) == sorted(EXPECTED)
 
 
