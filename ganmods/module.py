@@ -19,6 +19,7 @@ from ganmods.errors import ConfigurationError, check_positive_int, invalid
 from ganmods.losses import AdversarialLoss, get_loss
 from ganmods.regularizers import GradientPenalty, Regularizer, WeightClipping
 from ganmods.evaluation import EvaluationHooks, logits
+from ganmods.health import HealthChecks
 from ganmods.persistence import CheckpointHooks
 from ganmods.spec import Recorded
 
@@ -36,7 +37,7 @@ def _grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
     return torch.stack(norms).norm() if norms else torch.tensor(0.0)
 
 
-class GANModule(Recorded, CheckpointHooks, EvaluationHooks, pl.LightningModule):
+class GANModule(Recorded, CheckpointHooks, EvaluationHooks, HealthChecks, pl.LightningModule):
     """A GAN trained by alternating critic and generator steps (manual optimization).
 
     Args:
@@ -63,8 +64,12 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, pl.LightningModule):
             reference code uses 100, 25 and 500).
         warmup_generator_steps: See ``warmup_n_critic``.
         warmup_every: See ``warmup_n_critic`` (0: never after the initial warm-up).
-        log_interval: Log training losses every this many generator steps.
+        log_interval: Log training losses every this many generator steps (the parameter finiteness check
+            runs at the same interval).
         grad_norm_interval: Log G and D gradient norms every this many generator steps (0: never).
+        stop_on_nonfinite: Stop training, without applying the step, when a loss or penalty is NaN or
+            infinite (checked every step) or a parameter is (checked every ``log_interval`` generator
+            steps); the message names the quantity and the step.
 
     Raises:
         ConfigurationError: On bad values (``n_critic < 1``, negative λ or clip, unknown loss, unknown
@@ -97,6 +102,7 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, pl.LightningModule):
         warmup_every: int = 500,
         log_interval: int = 50,
         grad_norm_interval: int = 100,
+        stop_on_nonfinite: bool = True,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -148,6 +154,10 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, pl.LightningModule):
         self.warmup_every = check_positive_int("warmup_every", warmup_every, 0)
         self.log_interval = check_positive_int("log_interval", log_interval)
         self.grad_norm_interval = check_positive_int("grad_norm_interval", grad_norm_interval, 0)
+        if not isinstance(stop_on_nonfinite, bool):
+            raise invalid("stop_on_nonfinite", "true or false", stop_on_nonfinite)
+        self.stop_on_nonfinite = stop_on_nonfinite
+        self.nonfinite_message: Optional[str] = None
 
         self.critic_steps = 0
         self.generator_steps = 0
@@ -159,18 +169,6 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, pl.LightningModule):
         self.save_hyperparameters(self._construction)
 
     # ------------------------------------------------------------------ set-up and checks
-    def _check_no_batchnorm_with_penalty(self) -> None:
-        penalised = [r for r in self.regularizers if r.per_sample_gradients]
-        if not penalised:
-            return
-        bn = [n for n, m in self.discriminator.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        if bn:
-            raise ConfigurationError(
-                f"discriminator must not contain BatchNorm when a gradient penalty is used (it couples the "
-                f"samples of a batch and breaks the per-sample penalty); allowed: no normalisation, layer, "
-                f"instance or spectral normalisation; got BatchNorm at {bn[0]!r}."
-            )
-
     def setup(self, stage: str) -> None:
         """Dry-run both networks once and check shapes against the data, before any training.
 
@@ -183,35 +181,6 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, pl.LightningModule):
         """
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         self.check_networks(getattr(datamodule, "data_shape", None))
-
-    @torch.no_grad()
-    def check_networks(self, data_shape: Optional[tuple[int, ...]] = None) -> None:
-        """Run the generator and the critic on a batch of 2 and check the shapes.
-
-        Args:
-            data_shape: Expected shape of one data point (without batch), or ``None`` to skip that check.
-
-        Raises:
-            ConfigurationError: On a shape mismatch (both shapes are named).
-        """
-        modes = (self.generator.training, self.discriminator.training)
-        self.generator.eval()
-        self.discriminator.eval()
-        try:
-            fake = self.generator(self.sample_latent(2))
-            if data_shape is not None and tuple(fake.shape[1:]) != tuple(data_shape):
-                raise ConfigurationError(
-                    f"generator output shape must equal the data shape {tuple(data_shape)} (per sample); "
-                    f"got {tuple(fake.shape[1:])} (full output {tuple(fake.shape)})."
-                )
-            out = self.discriminator(fake)
-            if not (out.shape == (2,) or out.shape == (2, 1)):
-                raise ConfigurationError(
-                    f"discriminator output must have shape [B] or [B, 1]; got {list(out.shape)} for B = 2."
-                )
-        finally:
-            self.generator.train(modes[0])
-            self.discriminator.train(modes[1])
 
     def configure_optimizers(self) -> Any:
         """Build the generator and critic optimizers (and schedulers) from the factories or defaults.
@@ -338,12 +307,16 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, pl.LightningModule):
         d_adv = self.loss.discriminator_loss(real_logits, fake_logits)
         d_total = d_adv
         reg_logs: dict[str, Tensor] = {}
+        checks = {"critic loss": d_adv}
         for reg in self.regularizers:
             out = reg.penalty(self.discriminator, real_in, fake_in)
             if out is not None:
                 term, logs = out
                 d_total = d_total + term
                 reg_logs.update(logs)
+                checks[f"penalty {reg.name}"] = term
+        if self.stop_on_nonfinite and self._stop_if_nonfinite(checks):
+            return
         opt_d.zero_grad()
         self.manual_backward(d_total)
         d_grad = _grad_norm(self._critic_params()) if grad_now else None
@@ -371,6 +344,8 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, pl.LightningModule):
                 with torch.no_grad():
                     real_logits_g = self._critic(real)
             g_loss = self.loss.generator_loss(fake_logits_g, real_logits_g)
+            if self.stop_on_nonfinite and self._stop_if_nonfinite({"generator loss": g_loss}):
+                return
             opt_g.zero_grad()
             self.manual_backward(g_loss)
             g_grad = _grad_norm(self.generator.parameters()) if grad_now else None
@@ -383,6 +358,11 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, pl.LightningModule):
         if self.ema_generator is not None:
             self.ema_generator.update_parameters(self.generator)
         self.generator_steps += 1
+
+        if self.stop_on_nonfinite and log_now:
+            named = {f"parameter {n}": p for n, p in self.named_parameters() if not n.startswith("ema_generator.")}
+            if self._stop_if_nonfinite({n: p.detach().float().abs().max() for n, p in named.items()}):
+                return
 
         if log_now or grad_now:
             metrics: dict[str, Any] = {}

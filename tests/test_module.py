@@ -230,3 +230,50 @@ def test_validation_logs_divergence_estimate_toy_metrics_and_critic_gap(tmp_path
     expected = float(val[-1]["val/critic_real_train"]) - float(val[-1]["val/critic_real_heldout"])
     assert gap == pytest.approx(expected, abs=1e-6)
     assert abs(gap) < 0.5  # toy training data is an infinite stream: no memorisation possible
+
+
+class _NaNAfter(torch.nn.Module):
+    """A critic that starts returning NaN after `k` training forward calls on full batches."""
+
+    def __init__(self, k: int) -> None:
+        super().__init__()
+        self.inner = tiny_nets()["discriminator"]
+        self.k, self.calls = k, 0
+
+    def forward(self, x):
+        out = self.inner(x)
+        if self.training and x.shape[0] == 32:
+            self.calls += 1
+            if self.calls > self.k:
+                return out * float("nan")
+        return out
+
+
+def test_nan_mid_run_stops_within_one_step_and_last_checkpoint_is_finite(tmp_path):
+    import glob
+
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    import ganmods
+
+    torch.manual_seed(0)
+    critic = _NaNAfter(k=40)
+    model = SGAN(tiny_nets()["generator"], critic, max_generator_steps=1000)
+    ckpt = ModelCheckpoint(dirpath=str(tmp_path / "ck"), save_last=True, save_top_k=0)
+    trainer = fast_trainer(tmp_path, callbacks=[ckpt], enable_checkpointing=True)
+    with pytest.warns(UserWarning, match="non-finite critic loss at critic step 1[0-9]"):
+        trainer.fit(model, datamodule=_dm())
+    # 2 critic forwards per critic step + 1 per generator step: the 41st call is in critic step 14
+    assert model.critic_steps == 13 and model.generator_steps == 13
+    assert "non-finite critic loss" in model.nonfinite_message
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    (last,) = glob.glob(str(tmp_path / "ck" / "last.ckpt"))
+    loaded = ganmods.load_checkpoint(last, discriminator=_NaNAfter(k=10**9))
+    assert loaded.generator_steps == 13
+    assert all(torch.isfinite(p).all() for p in loaded.parameters())
+
+
+def test_nan_check_can_be_switched_off(nets):
+    assert GANModule(**nets, stop_on_nonfinite=False).stop_on_nonfinite is False
+    with pytest.raises(ConfigurationError, match="stop_on_nonfinite must be true or false"):
+        GANModule(**tiny_nets(), stop_on_nonfinite="yes")
