@@ -55,16 +55,16 @@ def run_one(config: str, seed: int, dataset: str, root: str, threads: int = 0) -
 
 
 def summarize(rows: list[dict]) -> str:
-    """A Markdown table: per config, mean (min-max) modes and HQ%, mean reverse KL, max seconds."""
-    lines = ["| config | modes (mean, min–max) | HQ % (mean, min–max) | reverse KL | max s/run |",
-             "|---|---|---|---|---|"]
+    """A Markdown table: per config, seeds run, mean (min-max) modes and HQ%, mean reverse KL, max seconds."""
+    lines = ["| config | seeds | modes (mean, min–max) | HQ % (mean, min–max) | reverse KL | max s/run |",
+             "|---|---|---|---|---|---|"]
     for config in dict.fromkeys(r["config"] for r in rows):
         rs = [r for r in rows if r["config"] == config]
         modes = [r["modes"] for r in rs]
         hq = [100 * r["hq"] for r in rs]
         rkl = [r["reverse_kl"] for r in rs]
         lines.append(
-            f"| {os.path.basename(config)} | {statistics.mean(modes):.1f} ({min(modes):.0f}–{max(modes):.0f}) "
+            f"| {os.path.basename(config)} | {len(rs)} | {statistics.mean(modes):.1f} ({min(modes):.0f}–{max(modes):.0f}) "
             f"| {statistics.mean(hq):.1f} ({min(hq):.1f}–{max(hq):.1f}) | {statistics.mean(rkl):.3f} "
             f"| {max(r['seconds'] for r in rs):.0f} |"
         )
@@ -73,12 +73,22 @@ def summarize(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--configs", nargs="+", required=True)
+    parser.add_argument("--configs", nargs="+")
+    parser.add_argument("--report", nargs="+", metavar="JSON", help="print the tables of recorded results and exit")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--dataset", default="ring8")
     parser.add_argument("--out", default=None, help="JSON file for the rows (rewritten after every run)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (each on one thread when > 1)")
     args = parser.parse_args()
+    if args.report:
+        for path in args.report:
+            with open(path) as fh:
+                recorded = json.load(fh)
+            print(f"`{recorded['command']}`\n")
+            print(summarize(recorded["rows"]) + "\n")
+        return
+    if not args.configs:
+        parser.error("--configs is required unless --report is given")
     tasks = [(c, s) for s in args.seeds for c in args.configs]  # seed-major: partial results cover every config
     threads = 1 if args.jobs > 1 else 0
     rows: list[dict] = []
