@@ -122,3 +122,15 @@ def test_parser_errors_are_one_line(override, fragment, tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("ganmods: error: ") and fragment in err[0]
+
+
+def test_wandb_is_one_flag_away(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")  # pitfall 24: offline would still start the service
+    wandb_cfg = os.path.join(os.path.dirname(TOY_CONFIGS[0]), "..", "loggers", "wandb.yaml")
+    args = ["-c", TOY_CONFIGS[0], "-c", wandb_cfg, *_tiny(tmp_path)[:-3], f"--trainer.logger.init_args.save_dir={tmp_path}"]
+    cli = GANCLI(args=args, run=False)
+    from lightning.pytorch.loggers import WandbLogger
+
+    assert isinstance(cli.trainer.logger, WandbLogger)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert cli.model.generator_steps == 3
