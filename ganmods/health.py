@@ -43,13 +43,26 @@ class HealthChecks:
         self.generator.eval()
         self.discriminator.eval()
         try:
-            fake = self.generator(self.sample_latent(2))
+            z = self.sample_latent(2)
+            try:
+                fake = self.generator(z)
+            except RuntimeError as err:
+                raise ConfigurationError(
+                    f"generator must accept latents of shape [B, latent_dim] = {list(z.shape)}; got an error: "
+                    f"{str(err).splitlines()[0]}"
+                ) from None
             if data_shape is not None and tuple(fake.shape[1:]) != tuple(data_shape):
                 raise ConfigurationError(
                     f"generator output shape must equal the data shape {tuple(data_shape)} (per sample); "
                     f"got {tuple(fake.shape[1:])} (full output {tuple(fake.shape)})."
                 )
-            out = self.discriminator(fake)
+            try:
+                out = self.discriminator(fake)
+            except RuntimeError as err:
+                raise ConfigurationError(
+                    f"discriminator must accept the generator's output of shape {list(fake.shape)}; got an error: "
+                    f"{str(err).splitlines()[0]}"
+                ) from None
             if not (out.shape == (2,) or out.shape == (2, 1)):
                 raise ConfigurationError(
                     f"discriminator output must have shape [B] or [B, 1]; got {list(out.shape)} for B = 2."

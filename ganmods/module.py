@@ -16,20 +16,17 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
-from ganmods.losses import AdversarialLoss, get_loss
-from ganmods.regularizers import GradientPenalty, Regularizer, WeightClipping
 from ganmods.evaluation import EvaluationHooks, logits
 from ganmods.health import HealthChecks
+from ganmods.losses import AdversarialLoss, get_loss
 from ganmods.persistence import CheckpointHooks
+from ganmods.regularizers import GradientPenalty, Regularizer, WeightClipping
 from ganmods.spec import Recorded
 
 __all__ = ["GANModule", "LATENT_DISTRIBUTIONS"]
 
 #: Latent distributions: standard normal, or uniform on [-1, 1].
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
-
-
-
 
 
 def _grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
@@ -124,12 +121,15 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, HealthChecks, pl.Lig
             self.regularizers.append(reg)
         self._check_no_batchnorm_with_penalty()
 
+        own = getattr(generator, "latent_dim", None)
         if latent_dim is None:
-            latent_dim = getattr(generator, "latent_dim", None)
+            latent_dim = own
             if latent_dim is None:
                 raise ConfigurationError(
                     "latent_dim must be given when the generator has no `latent_dim` attribute; got None."
                 )
+        elif own is not None and own != latent_dim:
+            raise ConfigurationError(f"latent_dim must equal the generator's latent_dim ({own}); got {latent_dim!r}.")
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
         if latent_distribution not in LATENT_DISTRIBUTIONS:
             raise invalid("latent_distribution", f"one of {list(LATENT_DISTRIBUTIONS)}", latent_distribution)

@@ -277,3 +277,16 @@ def test_nan_check_can_be_switched_off(nets):
     assert GANModule(**nets, stop_on_nonfinite=False).stop_on_nonfinite is False
     with pytest.raises(ConfigurationError, match="stop_on_nonfinite must be true or false"):
         GANModule(**tiny_nets(), stop_on_nonfinite="yes")
+
+
+def test_mismatched_networks_are_named_before_training(tmp_path):
+    from ganmods.nets import MLPCritic, MLPGenerator
+
+    with pytest.raises(ConfigurationError, match=r"latent_dim must equal the generator's latent_dim \(2\); got 5"):
+        SGAN(MLPGenerator(hidden=8), MLPCritic(hidden=8), latent_dim=5)
+    model = SGAN(MLPGenerator(hidden=8, out_dim=2), MLPCritic(in_dim=3, hidden=8))
+    with pytest.raises(ConfigurationError, match=r"discriminator must accept the generator's output of shape \[2, 2\]"):
+        model.check_networks()
+    model = SGAN(torch.nn.Linear(4, 2), MLPCritic(hidden=8), latent_dim=3)
+    with pytest.raises(ConfigurationError, match=r"generator must accept latents of shape \[B, latent_dim\] = \[2, 3\]"):
+        model.check_networks()
