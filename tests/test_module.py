@@ -290,3 +290,14 @@ def test_mismatched_networks_are_named_before_training(tmp_path):
     model = SGAN(torch.nn.Linear(4, 2), MLPCritic(hidden=8), latent_dim=3)
     with pytest.raises(ConfigurationError, match=r"generator must accept latents of shape \[B, latent_dim\] = \[2, 3\]"):
         model.check_networks()
+
+
+def test_seeded_sampling_and_evaluation_leave_the_training_random_stream_alone(nets):
+    model = SGAN(**nets, ema_decay=0.9)
+    dm = _dm()
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    model.sample(100, seed=5)
+    dm.evaluate(model)
+    dm.train_reference(64)
+    assert torch.equal(torch.get_rng_state(), state)
