@@ -79,6 +79,7 @@ class GANCLI(LightningCLI):
     def after_fit(self) -> None:
         """Print where the run's files are and the final score by the datamodule's protocol."""
         trainer, model, datamodule = self.trainer, self.model, self.datamodule
+        log_dir = trainer.log_dir  # a collective under DDP: every rank must ask, not only rank 0
         if trainer.global_rank != 0 or trainer.interrupted:
             return
         lines = [f"ganmods: {type(model).__name__} trained {model.generator_steps} generator steps "
@@ -90,8 +91,8 @@ class GANCLI(LightningCLI):
                 lines.append("ganmods: final " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
         if trainer.checkpoint_callback is not None and trainer.checkpoint_callback.dirpath:
             lines.append(f"ganmods: checkpoints in {trainer.checkpoint_callback.dirpath}")
-        if trainer.log_dir:
-            lines.append(f"ganmods: logs and plots in {trainer.log_dir}")
+        if log_dir:
+            lines.append(f"ganmods: logs and plots in {log_dir}")
         print("\n".join(lines), flush=True)
 
 

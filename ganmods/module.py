@@ -201,6 +201,16 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, HealthChecks, pl.Lig
         self._sched_slots = [s is not None for s in (self.scheduler_g, self.scheduler_d)]
         return (opts, scheds) if scheds else opts
 
+    @property
+    def _world_size(self) -> int:
+        return int(self._trainer.world_size) if self._trainer is not None else 1
+
+    def on_fit_start(self) -> None:
+        """Give every DDP rank its own random stream (``seed_everything`` seeds all ranks alike, which would
+        draw identical latents and penalty ε on every rank); rank 0 keeps the global seed."""
+        if self._world_size > 1 and self.trainer.global_rank > 0:
+            torch.manual_seed((torch.initial_seed() + 1_000_003 * self.trainer.global_rank) % (2**63))
+
     # ------------------------------------------------------------------ sampling
     def sample_latent(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
         """Draw ``n`` latent vectors ``[n, latent_dim]`` on this module's device.
@@ -326,7 +336,7 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, HealthChecks, pl.Lig
         for reg in self.regularizers:
             reg.after_critic_step(self.discriminator)
         self.critic_steps += 1
-        self.images_seen += n
+        self.images_seen += n * self._world_size
         self.critic_steps_since_generator += 1
         if self.critic_steps_since_generator < self.current_n_critic():
             return

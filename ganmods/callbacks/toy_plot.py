@@ -85,12 +85,15 @@ class ToyPlot(pl.Callback):
         self.last_path: Optional[str] = None
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Draw, save and log the plot (rank 0 only; no collective is involved)."""
+        """Draw, save and log the plot on rank 0 (every rank takes part in resolving the log folder)."""
         datamodule = getattr(trainer, "datamodule", None)
         if trainer.sanity_checking or datamodule is None or tuple(getattr(datamodule, "data_shape", ())) != (2,):
             return
         self._count += 1
-        if (self._count - 1) % self.every_n_validations or trainer.global_rank != 0:
+        if (self._count - 1) % self.every_n_validations:
+            return
+        log_dir = trainer.log_dir or trainer.default_root_dir  # a collective under DDP: every rank asks
+        if trainer.global_rank != 0:
             return
         import matplotlib.pyplot as plt
 
@@ -108,7 +111,6 @@ class ToyPlot(pl.Callback):
             )
         finally:
             critic.train(was_training)
-        log_dir = trainer.log_dir or trainer.default_root_dir
         out_dir = os.path.join(log_dir, "plots")
         os.makedirs(out_dir, exist_ok=True)
         self.last_path = os.path.join(out_dir, f"step_{step:07d}.png")
