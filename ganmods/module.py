@@ -329,7 +329,9 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, HealthChecks, pl.Lig
             return
         opt_d.zero_grad()
         self.manual_backward(d_total)
-        d_grad = _grad_norm(self._critic_params()) if grad_now else None
+        # the logged critic gradient norm is the one of the critic step just before the generator step
+        last_critic_step = self.critic_steps_since_generator + 1 >= self.current_n_critic()
+        d_grad = _grad_norm(self._critic_params()) if grad_now and last_critic_step else None
         opt_d.step()
         if sched_d is not None:
             sched_d.step()
@@ -338,7 +340,7 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, HealthChecks, pl.Lig
         self.critic_steps += 1
         self.images_seen += n * self._world_size
         self.critic_steps_since_generator += 1
-        if self.critic_steps_since_generator < self.current_n_critic():
+        if not last_critic_step:
             return
 
         # ---- generator step: the critic is frozen (no gradients written into it)
