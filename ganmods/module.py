@@ -20,6 +20,7 @@ from ganmods.evaluation import EvaluationHooks, logits
 from ganmods.health import HealthChecks
 from ganmods.losses import AdversarialLoss, get_loss
 from ganmods.persistence import CheckpointHooks
+from ganmods.randomness import StepSeeding
 from ganmods.regularizers import GradientPenalty, Regularizer, WeightClipping
 from ganmods.spec import Recorded
 
@@ -34,7 +35,7 @@ def _grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
     return torch.stack(norms).norm() if norms else torch.tensor(0.0)
 
 
-class GANModule(Recorded, CheckpointHooks, EvaluationHooks, HealthChecks, pl.LightningModule):
+class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthChecks, pl.LightningModule):
     """A GAN trained by alternating critic and generator steps (manual optimization).
 
     Args:
@@ -166,7 +167,9 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, HealthChecks, pl.Lig
         self._val_stats: list[tuple[Tensor, Optional[Tensor]]] = []
         self._val_real_logits: list[Tensor] = []
         self._construction = self._plain_hparams()
-        self.save_hyperparameters(self._construction)
+        # `_class_path` lets `ganmods fit --ckpt_path` rebuild the same variant class (the command line
+        # replaces the model config by the checkpoint's hyperparameters when resuming)
+        self.save_hyperparameters({**self._construction, "_class_path": f"{type(self).__module__}.{type(self).__qualname__}"})
 
     # ------------------------------------------------------------------ set-up and checks
     def setup(self, stage: str) -> None:
@@ -206,10 +209,24 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, HealthChecks, pl.Lig
         return int(self._trainer.world_size) if self._trainer is not None else 1
 
     def on_fit_start(self) -> None:
-        """Give every DDP rank its own random stream (``seed_everything`` seeds all ranks alike, which would
-        draw identical latents and penalty ε on every rank); rank 0 keeps the global seed."""
-        if self._world_size > 1 and self.trainer.global_rank > 0:
-            torch.manual_seed((torch.initial_seed() + 1_000_003 * self.trainer.global_rank) % (2**63))
+        """Fix the base seed of the step stream (see :mod:`ganmods.randomness`): ``torch.initial_seed()``,
+        as set by ``seed_everything``, unless a resumed checkpoint restored it."""
+        self._init_rng_seed()
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> Optional[int]:
+        """Stop before any work once the budget is spent (e.g. when resuming a finished run).
+
+        Args:
+            batch: The batch about to be trained on.
+            batch_idx: Its index in the epoch.
+
+        Returns:
+            ``-1`` (skip the rest of the epoch and stop) when ``max_generator_steps`` is reached, else None.
+        """
+        if self.max_generator_steps is not None and self.generator_steps >= self.max_generator_steps:
+            self.trainer.should_stop = True
+            return -1
+        return None
 
     # ------------------------------------------------------------------ sampling
     def sample_latent(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
@@ -302,6 +319,7 @@ class GANModule(Recorded, CheckpointHooks, EvaluationHooks, HealthChecks, pl.Lig
             batch_idx: Index of the batch in the epoch.
         """
         real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        self._seed_step(self.critic_steps)
         opt_g, opt_d = self.optimizers()
         sched_g, sched_d = self._schedulers()
         n = real.shape[0]

@@ -55,10 +55,12 @@ class CheckpointHooks:
             "init_args": self._construction,
             "data_shape": getattr(getattr(self._trainer, "datamodule", None), "data_shape", None)
             if self._trainer is not None else None,
+            "rng": self._rng_record(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore the loop counters.
+        """Restore the loop counters; when resuming a fit, also the base seed of the step stream and the
+        global random states (torch, numpy, python). Loading for inference leaves global state alone.
 
         Args:
             checkpoint: The checkpoint dict being loaded.
@@ -71,5 +73,7 @@ class CheckpointHooks:
             raise ConfigurationError("checkpoint must be written by a ganmods module; got one without 'ganmods' state.")
         for key in COUNTERS:
             setattr(self, key, int(state["counters"][key]))
+        if self._trainer is not None:  # resuming a fit: continue the random streams exactly
+            self._restore_rng(state.get("rng"))
 
 
