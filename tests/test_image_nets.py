@@ -184,7 +184,8 @@ def test_networks_rebuild_from_their_construction_record(family):
     for net in (gen, critic):
         rebuilt = from_spec(to_spec(net))
         assert type(rebuilt) is type(net)
-        assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in net.state_dict().items()}
+        shapes = {k: v.shape for k, v in net.state_dict().items()}
+        assert {k: v.shape for k, v in rebuilt.state_dict().items()} == shapes
         rebuilt.load_state_dict(net.state_dict())
 
 

@@ -64,7 +64,8 @@ class StandardCNNGenerator(Recorded, nn.Module):
         self.width = check_positive_int("width", width)
         self.bottom = image_size // 8
         w = width
-        self.dense = nn.Sequential(nn.Linear(latent_dim, self.bottom**2 * 8 * w), nn.BatchNorm1d(self.bottom**2 * 8 * w), nn.ReLU())
+        units = self.bottom**2 * 8 * w
+        self.dense = nn.Sequential(nn.Linear(latent_dim, units), nn.BatchNorm1d(units), nn.ReLU())
         self.net = nn.Sequential(
             nn.ConvTranspose2d(8 * w, 4 * w, 4, 2, 1), nn.BatchNorm2d(4 * w), nn.ReLU(),
             nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1), nn.BatchNorm2d(2 * w), nn.ReLU(),

@@ -72,7 +72,9 @@ class DCGANGenerator(Recorded, nn.Module):
         check_choice("init", init, INITS)
         k = _doublings(image_size)
         ch = width * 2 ** (k - 1)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU()]
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(),
+        ]
         for _ in range(k - 1):
             layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU()]
             ch //= 2

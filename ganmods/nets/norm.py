@@ -26,7 +26,9 @@ from torch import Tensor, nn
 
 from ganmods.errors import ConfigurationError, invalid
 
-__all__ = ["CRITIC_NORMS", "INITS", "apply_spectral_norm", "check_choice", "check_image_input", "dcgan_init_", "norm_layer"]
+__all__ = [
+    "CRITIC_NORMS", "INITS", "apply_spectral_norm", "check_choice", "check_image_input", "dcgan_init_", "norm_layer",
+]
 
 #: Critic normalisations accepted by every image critic.
 CRITIC_NORMS = ("none", "layer", "instance", "batch", "spectral")
