@@ -1,5 +1,13 @@
 """Generator and critic networks."""
 
+from ganmods.nets.cnn import CNN_SIZES, StandardCNNCritic, StandardCNNGenerator
+from ganmods.nets.dcgan import DCGAN_SIZES, DCGANCritic, DCGANGenerator
 from ganmods.nets.mlp import NORMS, MLPCritic, MLPGenerator
+from ganmods.nets.norm import CRITIC_NORMS, INITS, apply_spectral_norm, dcgan_init_, norm_layer
+from ganmods.nets.resnet import RESNET_SIZES, ResNetCritic, ResNetGenerator
 
-__all__ = ["NORMS", "MLPCritic", "MLPGenerator"]
+__all__ = [
+    "CNN_SIZES", "CRITIC_NORMS", "DCGAN_SIZES", "INITS", "NORMS", "RESNET_SIZES", "DCGANCritic", "DCGANGenerator",
+    "MLPCritic", "MLPGenerator", "ResNetCritic", "ResNetGenerator", "StandardCNNCritic", "StandardCNNGenerator",
+    "apply_spectral_norm", "dcgan_init_", "norm_layer",
+]

@@ -1,0 +1,147 @@
+"""A grid of generated images from fixed latents, saved and logged after every validation."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor
+
+from ganmods.errors import check_positive_int, invalid
+
+__all__ = ["SampleGrid", "image_grid"]
+
+
+def image_grid(images: Tensor, nrow: int = 8, padding: int = 2) -> Tensor:
+    """Tile images in ``[-1, 1]`` into one ``uint8`` RGB grid.
+
+    Values are clamped to ``[-1, 1]``, mapped linearly to ``[0, 255]`` and rounded; one-channel images
+    become grey RGB. The grid has ``ceil(n / nrow)`` rows of ``min(n, nrow)`` images, with ``padding``
+    black pixels between and around them.
+
+    Args:
+        images: ``[n, C, H, W]`` tensor, ``C`` 1 or 3.
+        nrow: Images per row.
+        padding: Pixels between images and at the border.
+
+    Returns:
+        ``[3, rows * (H + padding) + padding, min(n, nrow) * (W + padding) + padding]`` ``uint8`` tensor
+        on the CPU.
+
+    Raises:
+        ConfigurationError: If ``images`` is not ``[n, 1 or 3, H, W]``, or ``nrow`` or ``padding`` is bad.
+    """
+    from torchvision.utils import make_grid
+
+    if images.dim() != 4 or images.shape[1] not in (1, 3) or images.shape[0] == 0:
+        raise invalid("images", "a [n, C, H, W] tensor with n >= 1 and C 1 or 3", list(images.shape))
+    check_positive_int("nrow", nrow)
+    check_positive_int("padding", padding, 0)
+    grid = make_grid(images.detach().float().cpu().clamp(-1.0, 1.0), nrow=nrow, padding=padding,
+                     normalize=True, value_range=(-1.0, 1.0))
+    return grid.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+
+
+class SampleGrid(pl.Callback):
+    """After every validation (not during the sanity check), generate ``n`` images from fixed latents
+    (``pl_module.sample(n, seed=seed)``, the EMA generator when EMA is on), tile them into a grid, save
+    it as a PNG and send it to every logger that takes images.
+
+    The PNG goes to ``<trainer.log_dir or default_root_dir>/<dirname>/step_<generator step:07d>.png``.
+    Loggers: those with ``log_image`` (``WandbLogger``) get the PNG's path, those whose ``experiment``
+    has ``add_image`` (``TensorBoardLogger``) get the ``uint8`` grid; the step is the module's
+    ``generator_steps``. Others are skipped. Only global rank 0 generates, writes and logs; every rank
+    takes part in resolving ``trainer.log_dir`` (a collective under DDP).
+
+    Non-image data is skipped without error (so one trainer configuration serves toy and image runs):
+    nothing happens when the datamodule's ``data_shape`` is not 3-D (checked before generating), or when
+    the samples are not ``[n, C, H, W]`` with 1 or 3 channels.
+
+    Args:
+        n: Images in the grid.
+        nrow: Images per grid row.
+        seed: Seed of the fixed latents (same seed, same latents at every validation).
+        every_n_validations: Draw a grid at every this many validations (the first one included).
+        dirname: Folder, under the log directory, for the PNGs.
+        padding: Pixels between images in the grid.
+
+    Raises:
+        ConfigurationError: If a count is not a positive integer, ``padding`` is negative, ``seed`` is not
+            an integer, or ``dirname`` is empty, absolute or leaves the log directory.
+
+    Example:
+        >>> from ganmods.callbacks import SampleGrid
+        >>> SampleGrid(n=16, nrow=4).n
+        16
+    """
+
+    def __init__(
+        self,
+        n: int = 64,
+        nrow: int = 8,
+        seed: int = 0,
+        every_n_validations: int = 1,
+        dirname: str = "samples",
+        padding: int = 2,
+    ) -> None:
+        self.n = check_positive_int("n", n)
+        self.nrow = check_positive_int("nrow", nrow)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise invalid("seed", "an integer", seed)
+        self.seed = seed
+        self.every_n_validations = check_positive_int("every_n_validations", every_n_validations)
+        if (not isinstance(dirname, str) or not dirname or os.path.isabs(dirname)
+                or os.pardir in dirname.replace("\\", "/").split("/")):
+            raise invalid("dirname", "a non-empty relative folder name inside the log directory", dirname)
+        self.dirname = dirname
+        self.padding = check_positive_int("padding", padding, 0)
+        self._count = 0
+        self.last_path: Optional[str] = None
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Generate, save and log the grid on rank 0 (every rank takes part in resolving the log folder).
+
+        Args:
+            trainer: The trainer.
+            pl_module: A :class:`~ganmods.GANModule` (anything with ``sample(n, seed)``).
+        """
+        if trainer.sanity_checking:
+            return
+        shape = getattr(getattr(trainer, "datamodule", None), "data_shape", None)
+        if shape is not None and len(tuple(shape)) != 3:
+            return
+        self._count += 1
+        if (self._count - 1) % self.every_n_validations:
+            return
+        log_dir = trainer.log_dir or trainer.default_root_dir  # a collective under DDP: every rank asks
+        if trainer.global_rank != 0:
+            return
+        images = pl_module.sample(self.n, seed=self.seed)
+        if images.dim() != 4 or images.shape[1] not in (1, 3):
+            return
+        grid = image_grid(images, nrow=self.nrow, padding=self.padding)
+        step = int(getattr(pl_module, "generator_steps", trainer.global_step))
+        out_dir = os.path.join(log_dir, self.dirname)
+        os.makedirs(out_dir, exist_ok=True)
+        path = os.path.join(out_dir, f"step_{step:07d}.png")
+        _write_png(grid, path)
+        self.last_path = path
+        for logger in trainer.loggers:
+            if hasattr(logger, "log_image"):
+                logger.log_image(key="samples", images=[path], step=step)
+                continue
+            experiment = getattr(logger, "experiment", None)
+            if hasattr(experiment, "add_image"):
+                experiment.add_image("samples", grid, global_step=step, dataformats="CHW")
+
+
+def _write_png(grid: Tensor, path: str) -> None:
+    """Write a ``uint8`` ``[3, H, W]`` grid as a PNG, through a temporary file (no half-written PNG)."""
+    from torchvision.io import write_png
+
+    tmp = f"{path}.tmp.{os.getpid()}"
+    write_png(grid, tmp)
+    os.replace(tmp, path)
+
