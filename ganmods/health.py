@@ -71,16 +71,24 @@ class HealthChecks:
             self.generator.train(modes[0])
             self.discriminator.train(modes[1])
 
-    def _stop_if_nonfinite(self, values: dict[str, Tensor]) -> bool:
-        """Stop training (every rank) if any value is NaN or infinite; the step is not taken.
+    def _stop_if_nonfinite(self, values: dict[str, Tensor], total: Optional[Tensor] = None) -> bool:
+        """Stop training (every rank) if any value (or ``total``) is NaN or infinite; the step is not taken.
 
-        One sync per call: the values are stacked and checked together; under DDP the decision is
-        reduced across ranks so that every rank stops at the same step.
+        On one process, when ``total`` (a sum of the values) or the single value is finite, that one
+        check suffices; otherwise the values are stacked and checked together to name the culprit. Under
+        DDP the decision is reduced across ranks every call, so that every rank stops at the same step.
         """
+        trainer = self._trainer
+        multi = trainer is not None and trainer.world_size > 1
+        if total is None and len(values) == 1:
+            (total,) = values.values()
+        if not multi and total is not None and bool(torch.isfinite(total.detach()).all()):
+            return False
+        if total is not None:
+            values = {**values, "sum of the loss terms": total}
         finite = torch.isfinite(torch.stack([v.detach().float().reshape(()) for v in values.values()]))
         bad = not bool(finite.all())
-        trainer = self._trainer
-        if trainer is not None and trainer.world_size > 1:
+        if multi:
             bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
         if not bad:
             return False

@@ -343,7 +343,7 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
                 d_total = d_total + term
                 reg_logs.update(logs)
                 checks[f"penalty {reg.name}"] = term
-        if self.stop_on_nonfinite and self._stop_if_nonfinite(checks):
+        if self.stop_on_nonfinite and self._stop_if_nonfinite(checks, total=d_total):
             return
         opt_d.zero_grad()
         self.manual_backward(d_total)
