@@ -20,7 +20,12 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-__all__ = ["StepSeeding", "mix_seed"]
+__all__ = ["DATA_STREAM", "STEP_STREAM", "StepSeeding", "mix_seed"]
+
+#: Tags that keep the training-step stream and the real-data stream apart even when their seeds are
+#: equal (both default to 0): without them a step's latents would repeat the draws of its real batch.
+STEP_STREAM = 0x5EED_57E9
+DATA_STREAM = 0x5EED_DA7A
 
 _MASK = (1 << 64) - 1
 
@@ -84,7 +89,7 @@ class StepSeeding:
 
     def _seed_step(self, step: int) -> None:
         """Reseed the default generator(s) of this module's device for ``step``."""
-        seed = mix_seed(self.rng_seed or 0, self._global_rank, step)
+        seed = mix_seed(self.rng_seed or 0, STEP_STREAM, self._global_rank, step)
         torch.random.default_generator.manual_seed(seed)
         device = self.device
         if device.type == "cuda":

@@ -32,8 +32,13 @@ SCRIPT = textwrap.dedent(
     pl.seed_everything(0)
     trainer.fit(model, datamodule=data)
     params = float(sum(p.double().sum() for p in model.parameters()))
-    print(f"RANK {trainer.global_rank} params {params:.10f} latent {float(latents[0].sum()):.6f} "
-          f"images {model.images_seen} gsteps {model.generator_steps}", flush=True)
+    line = (f"RANK {trainer.global_rank} params {params:.10f} latent {float(latents[0].sum()):.6f} "
+            f"images {model.images_seen} gsteps {model.generator_steps}")
+    # each rank writes its own file, then both wait: rank 0 exiting first must not cut rank 1 short
+    with open(f"{sys.argv[1]}/rank{trainer.global_rank}.txt", "w") as f:
+        f.write(line)
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
     """
 )
 
@@ -46,7 +51,7 @@ def test_two_process_ddp_trains_in_lockstep(tmp_path):
     out = subprocess.run([sys.executable, str(script), str(tmp_path / "logs")], capture_output=True, text=True,
                          timeout=200, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
-    lines = sorted(line.split() for line in out.stdout.splitlines() if line.startswith("RANK"))
+    lines = sorted((tmp_path / "logs" / f"rank{r}.txt").read_text().split() for r in (0, 1))
     assert [line[1] for line in lines] == ["0", "1"]
     (r0, r1) = lines
     assert r0[3] == r1[3]  # identical parameters on both ranks after training

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -264,6 +265,35 @@ def test_datamodule_train_stream_repeats_each_pass_without_trainer():
     first = list(loader)
     second = list(loader)
     assert all(torch.equal(x, y) for x, y in zip(first, second))
+
+
+def _with_trainer(dm, critic_steps=0, rank=0):
+    module = SimpleNamespace(critic_steps=critic_steps)
+    dm.trainer = SimpleNamespace(global_rank=rank, world_size=2, lightning_module=module)
+    return dm.trainer
+
+
+def test_datamodule_train_stream_is_keyed_by_critic_step_and_rank():
+    full = _train_batches(dataset="ring8", batch_size=8, batches_per_epoch=10, seed=2)
+    dm = GANDataModule("ring8", batch_size=8, batches_per_epoch=4, seed=2)
+    trainer = _with_trainer(dm, critic_steps=5)
+    it = iter(dm.train_dataloader())
+    trainer.lightning_module.critic_steps = 50  # the start step is read once, when the pass starts
+    resumed = list(it)
+    assert len(resumed) == 4 and all(torch.equal(x, y) for x, y in zip(resumed, full[5:9]))
+    other_rank = GANDataModule("ring8", batch_size=8, batches_per_epoch=4, seed=2)
+    _with_trainer(other_rank, critic_steps=5, rank=1)
+    assert not any(torch.equal(x, y) for x, y in zip(other_rank.train_dataloader(), resumed))
+
+
+def test_datamodule_loaders_leave_the_global_rng_alone():
+    dm = GANDataModule("grid25", batch_size=8, batches_per_epoch=3, val_size=20)
+    state = torch.random.get_rng_state()
+    iter(dm.train_dataloader())
+    list(dm.train_dataloader())
+    list(dm.val_dataloader())
+    dm.train_reference(10)
+    assert torch.equal(state, torch.random.get_rng_state())
 
 
 @pytest.mark.parametrize("val_size,batch_size", [(10, 4), (12, 4), (3, 8)])

@@ -1,0 +1,246 @@
+"""Image datasets for :class:`~ganmods.data.GANDataModule`: ``digits``, ``mnist``, ``fashion_mnist``,
+``cifar10``, ``celeba`` and ``folder``.
+
+Every source is loaded once into memory as uint8 ``[N, C, H, W]`` at the requested ``image_size`` and
+``channels`` (batches are converted to float in ``[-1, 1]`` when served). Non-square images (CelebA's
+178×218, a folder's photos) are centre-cropped to a square first. ``channels`` defaults to the dataset's
+own (1 for the digit sets, 3 for CIFAR-10, CelebA and folders); grey → RGB replicates the grey value,
+RGB → grey uses the luminance ``0.299 R + 0.587 G + 0.114 B`` (see :mod:`ganmods.data.folder`).
+
+Each dataset has a training split and a held-out split that feeds validation and the metric reference:
+the official test split of MNIST, Fashion-MNIST and CIFAR-10, CelebA's official ``"test"`` partition,
+the digits' fixed ``held_out`` split, and a fixed seeded split of a folder (``held_out_fraction``).
+
+The torchvision sets are read with torchvision's dataset classes from ``root`` (default ``"data"``); they
+are downloaded only when asked (``download=True``, in :meth:`GANDataModule.prepare_data`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from torch import Tensor
+
+from ganmods.data.digits import load_digits
+from ganmods.data.folder import find_images, fit_images, folder_split, read_images
+from ganmods.errors import ConfigurationError, invalid
+
+__all__ = ["DEFAULT_ROOT", "IMAGE_DATASETS", "ImageDataset", "check_channels", "check_image_options",
+           "check_image_size", "download_images", "load_images", "source_key"]
+
+#: Where the torchvision sets are looked for when no ``root`` is given.
+DEFAULT_ROOT = "data"
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    """What is known about an image dataset before loading it.
+
+    Args:
+        channels: Native channel count (the default ``channels``).
+        image_size: Default side in pixels (``None``: the user must choose).
+        held_out_split: Name of the split used as held-out data (for messages and cache keys).
+        folder: Folder under ``root`` that holds the files (``None``: no fixed layout).
+        files: Files (a trailing ``/`` marks a folder) expected in ``folder``.
+    """
+
+    channels: int
+    image_size: Optional[int]
+    held_out_split: str
+    folder: Optional[str] = None
+    files: tuple[str, ...] = ()
+
+
+_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                "t10k-labels-idx1-ubyte")
+
+#: Image dataset names and what is known about them.
+IMAGE_DATASETS: dict[str, ImageDataset] = {
+    "digits": ImageDataset(1, 32, "held_out"),
+    "mnist": ImageDataset(1, 32, "test", "MNIST/raw", _MNIST_FILES),
+    "fashion_mnist": ImageDataset(1, 32, "test", "FashionMNIST/raw", _MNIST_FILES),
+    "cifar10": ImageDataset(3, 32, "test", "cifar-10-batches-py",
+                            tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")),
+    "celeba": ImageDataset(3, 64, "test", "celeba",
+                           ("img_align_celeba/", "list_eval_partition.txt", "identity_CelebA.txt",
+                            "list_attr_celeba.txt", "list_bbox_celeba.txt", "list_landmarks_align_celeba.txt")),
+    "folder": ImageDataset(3, None, "held_out"),
+}
+
+_FOLDER_OPTIONS = {"held_out_fraction": 0.1}
+
+
+def check_image_options(name: str, options: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """Validate ``dataset_options`` for an image dataset and fill in defaults.
+
+    Only ``folder`` takes options: ``held_out_fraction`` (a number in ``(0, 1)``, default 0.1).
+
+    Args:
+        name: Image dataset name.
+        options: The options given (or ``None``).
+
+    Returns:
+        The complete options.
+
+    Raises:
+        ConfigurationError: For an unknown option or a bad value.
+    """
+    given = dict(options or {})
+    allowed = _FOLDER_OPTIONS if name == "folder" else {}
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        what = f"keys among {sorted(allowed)}" if allowed else "empty"
+        raise invalid("dataset_options", f"{what} for dataset {name!r}", given)
+    out = {**allowed, **given}
+    if name == "folder":
+        fraction = out["held_out_fraction"]
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+            raise invalid("dataset_options.held_out_fraction", "a number in (0, 1)", fraction)
+        out["held_out_fraction"] = float(fraction)
+    return out
+
+
+def source_key(name: str, root: Optional[str], options: dict[str, Any]) -> str:
+    """A string naming where the images come from (part of the metric's cache key).
+
+    Args:
+        name: Image dataset name.
+        root: The ``root`` argument.
+        options: Options from :func:`check_image_options`.
+
+    Returns:
+        ``name`` for the fixed datasets; for ``folder`` also its absolute path and held-out fraction.
+    """
+    if name != "folder":
+        return name
+    return f"folder:{os.path.abspath(str(root))}:held_out_fraction={options['held_out_fraction']}"
+
+
+def _missing_files(name: str, root: str) -> list[str]:
+    info = IMAGE_DATASETS[name]
+    base = Path(root, info.folder or "")
+    return [f for f in info.files if not (base / f.rstrip("/")).exists()]
+
+
+def _not_found(name: str, root: str, reason: str) -> ConfigurationError:
+    info = IMAGE_DATASETS[name]
+    listed = ", ".join(info.files)
+    return ConfigurationError(
+        f"root must hold the {name} files; got {root!r}, where {reason}. Expected in "
+        f"{os.path.join(root, info.folder or '')}: {listed}. Pass download: true to fetch them (needs "
+        f"internet), or set root to a folder that already holds them."
+    )
+
+
+def _torchvision_set(name: str, root: str, split: str, download: bool) -> Any:
+    """Build torchvision's dataset object (``split``: ``"train"`` or ``"held_out"``)."""
+    from torchvision import datasets
+
+    if name == "celeba":
+        return datasets.CelebA(root, split="train" if split == "train" else "test", target_type=[],
+                               download=download)
+    cls = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST, "cifar10": datasets.CIFAR10}[name]
+    return cls(root, train=split == "train", download=download)
+
+
+def download_images(name: str, root: Optional[str]) -> None:
+    """Download a torchvision dataset into ``root`` with torchvision's own code (no-op for ``digits`` and
+    ``folder``, and for files already there). Needs internet (and ``gdown`` for CelebA).
+
+    Args:
+        name: Image dataset name.
+        root: Target folder (``None``: :data:`DEFAULT_ROOT`).
+
+    Raises:
+        ConfigurationError: If the download fails.
+    """
+    if name in ("digits", "folder"):
+        return
+    root = DEFAULT_ROOT if root is None else str(root)
+    try:
+        for split in ("train", "held_out"):
+            _torchvision_set(name, root, split, download=True)
+    except Exception as err:  # network, archive and checksum errors all mean the same to the user
+        raise _not_found(name, root, f"downloading failed ({type(err).__name__}: {err})") from None
+
+
+def load_images(name: str, split: str, root: Optional[str], image_size: int, channels: int,
+                options: dict[str, Any]) -> Tensor:
+    """Load one split of an image dataset into memory, never downloading.
+
+    Args:
+        name: Image dataset name (a key of :data:`IMAGE_DATASETS`).
+        split: ``"train"`` or ``"held_out"``.
+        root: Data folder (the image folder for ``folder``; ``None``: :data:`DEFAULT_ROOT`).
+        image_size: Output side in pixels.
+        channels: Output channels, 1 or 3.
+        options: Options from :func:`check_image_options`.
+
+    Returns:
+        uint8 ``[N, channels, image_size, image_size]``.
+
+    Raises:
+        ConfigurationError: If files are missing or unreadable, or ``split`` is unknown.
+    """
+    if split not in ("train", "held_out"):
+        raise invalid("split", "'train' or 'held_out'", split)
+    if name == "digits":
+        grey = load_digits(split, image_size=image_size)
+        return fit_images(grey.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8), image_size, channels)
+    if name == "folder":
+        paths = find_images(str(root))
+        train, held = folder_split(len(paths), options["held_out_fraction"])
+        return read_images([paths[i] for i in (train if split == "train" else held)], image_size, channels)
+    root = DEFAULT_ROOT if root is None else str(root)
+    missing = _missing_files(name, root)
+    if missing:
+        raise _not_found(name, root, f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
+    try:
+        data = _torchvision_set(name, root, split, download=False)
+    except RuntimeError as err:
+        raise _not_found(name, root, f"torchvision could not read them ({err})") from None
+    if name == "celeba":
+        folder = Path(root, "celeba", "img_align_celeba")
+        return read_images([folder / f for f in data.filename], image_size, channels)
+    pixels = torch.as_tensor(data.data)
+    pixels = pixels.unsqueeze(1) if pixels.dim() == 3 else pixels.permute(0, 3, 1, 2)  # MNIST [N,H,W]; CIFAR NHWC
+    return fit_images(pixels.contiguous(), image_size, channels)
+
+
+def check_channels(channels: Any) -> int:
+    """Return ``channels`` if it is 1 or 3.
+
+    Args:
+        channels: The value given.
+
+    Returns:
+        ``channels``.
+
+    Raises:
+        ConfigurationError: Otherwise.
+    """
+    if isinstance(channels, bool) or channels not in (1, 3) or not isinstance(channels, int):
+        raise invalid("channels", "1 (grey) or 3 (RGB)", channels)
+    return channels
+
+
+def check_image_size(image_size: Any, name: str) -> int:
+    """Return ``image_size`` if it is an integer >= 8.
+
+    Args:
+        image_size: The value given.
+        name: Dataset name (for the message).
+
+    Returns:
+        ``image_size``.
+
+    Raises:
+        ConfigurationError: Otherwise.
+    """
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
+        raise invalid("image_size", f"an integer >= 8 for dataset {name!r}", image_size)
+    return image_size

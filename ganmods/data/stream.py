@@ -1,0 +1,223 @@
+"""Step-keyed training streams: the real batch of critic step ``k`` depends only on the seed, ``k`` and the
+process's place (rank, world size), never on how the run was split into epochs or resumed.
+
+A pass over a stream reads the start step once, when it begins (Lightning fetches one batch ahead, so the
+counter must not be read per batch), and then yields the batches of steps ``start, start + 1, ...``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, Optional, Protocol
+
+import torch
+from torch import Tensor
+from torch.utils.data import IterableDataset
+
+from ganmods.errors import invalid
+from ganmods.randomness import DATA_STREAM, mix_seed
+
+__all__ = ["HeldOutBatches", "ImageBatches", "SampleBatches", "to_float"]
+
+def to_float(images: Tensor) -> Tensor:
+    """uint8 images (0..255) as float32 in ``[-1, 1]``.
+
+    Args:
+        images: uint8 tensor of any shape.
+
+    Returns:
+        The float tensor, ``0 -> -1`` and ``255 -> 1``.
+    """
+    return images.float().div_(127.5).sub_(1.0)
+
+
+class _Distribution(Protocol):
+    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor: ...
+
+
+def _zero() -> int:
+    return 0
+
+
+def _one() -> int:
+    return 1
+
+
+class SampleBatches(IterableDataset):
+    """Fresh batches drawn from a distribution; the batch of critic step ``k`` is drawn with a generator
+    seeded from ``mix_seed(seed, DATA_STREAM, rank, k)``, so every variant sees the same real data for the
+    same seed and a resumed run sees the batches it would have seen without interruption.
+
+    Args:
+        distribution: Object with ``sample(n, generator)``.
+        batch_size: Points per batch.
+        num_batches: Batches per pass (one Lightning epoch).
+        seed: Base seed of the data stream.
+        step_fn: Returns the critic step of the first batch (read once, when a pass starts).
+        rank_fn: Returns this process's global rank (each rank gets its own stream).
+
+    Example:
+        >>> from ganmods.data import make_toy
+        >>> stream = SampleBatches(make_toy("ring8"), batch_size=4, num_batches=3, seed=0)
+        >>> [b.shape for b in stream] == [torch.Size([4, 2])] * 3
+        True
+    """
+
+    def __init__(
+        self,
+        distribution: _Distribution,
+        batch_size: int,
+        num_batches: int,
+        seed: int,
+        step_fn: Callable[[], int] = _zero,
+        rank_fn: Callable[[], int] = _zero,
+    ) -> None:
+        self.distribution = distribution
+        self.batch_size = batch_size
+        self.num_batches = num_batches
+        self.seed = seed
+        self.step_fn = step_fn
+        self.rank_fn = rank_fn
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def batch(self, step: int, rank: Optional[int] = None) -> Tensor:
+        """The batch of one critic step.
+
+        Args:
+            step: Critic step ``k``.
+            rank: Global rank (default: ``rank_fn()``).
+
+        Returns:
+            ``[batch_size, ...]`` points.
+        """
+        rank = int(self.rank_fn()) if rank is None else rank
+        stream = torch.Generator().manual_seed(mix_seed(self.seed, DATA_STREAM, rank, step))
+        return self.distribution.sample(self.batch_size, generator=stream)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        start, rank = int(self.step_fn()), int(self.rank_fn())  # read now, not at the first batch
+        return (self.batch(step, rank) for step in range(start, start + self.num_batches))
+
+
+class ImageBatches(IterableDataset):
+    """Batches of a fixed image set, each image used once per data epoch across all processes.
+
+    With world size ``W``, critic step ``k`` of rank ``r`` takes global batch ``g = k * W + r``. A data epoch
+    holds ``M = N // batch_size`` batches (the last partial batch is dropped): batch ``g`` is slice
+    ``g % M`` of the permutation of data epoch ``g // M``, seeded from ``mix_seed(seed, DATA_STREAM, g // M)``. The
+    stream thus depends only on ``(seed, k, rank, W)`` and can resume from ``k`` alone.
+
+    Args:
+        images: uint8 images ``[N, C, H, W]``.
+        batch_size: Images per batch (per process).
+        num_batches: Batches per pass (one Lightning epoch).
+        seed: Base seed of the data order.
+        step_fn: Returns the critic step of the first batch (read once, when a pass starts).
+        rank_fn: Returns this process's global rank.
+        world_size_fn: Returns the number of processes.
+
+    Raises:
+        ConfigurationError: If ``batch_size`` exceeds the number of images.
+
+    Example:
+        >>> imgs = torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1)
+        >>> stream = ImageBatches(imgs, batch_size=5, num_batches=2, seed=0)
+        >>> sorted(torch.cat(list(stream)).flatten().tolist()) == sorted(((torch.arange(10) / 127.5) - 1).tolist())
+        True
+    """
+
+    def __init__(
+        self,
+        images: Tensor,
+        batch_size: int,
+        num_batches: int,
+        seed: int,
+        step_fn: Callable[[], int] = _zero,
+        rank_fn: Callable[[], int] = _zero,
+        world_size_fn: Callable[[], int] = _one,
+    ) -> None:
+        if batch_size > images.shape[0]:
+            raise invalid("batch_size", f"at most the number of training images N = {images.shape[0]}", batch_size)
+        self.images = images
+        self.batch_size = batch_size
+        self.num_batches = num_batches
+        self.seed = seed
+        self.step_fn = step_fn
+        self.rank_fn = rank_fn
+        self.world_size_fn = world_size_fn
+        self.batches_per_data_epoch = images.shape[0] // batch_size
+        self._perm_epoch = -1
+        self._perm = torch.empty(0, dtype=torch.int64)
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def permutation(self, data_epoch: int) -> Tensor:
+        """The image order of one data epoch (the last one asked for is cached).
+
+        Args:
+            data_epoch: Data epoch index.
+
+        Returns:
+            A permutation of ``range(N)``.
+        """
+        if data_epoch != self._perm_epoch:
+            stream = torch.Generator().manual_seed(mix_seed(self.seed, DATA_STREAM, data_epoch))
+            self._perm = torch.randperm(self.images.shape[0], generator=stream)
+            self._perm_epoch = data_epoch
+        return self._perm
+
+    def indices(self, step: int, rank: Optional[int] = None, world_size: Optional[int] = None) -> Tensor:
+        """Indices into ``images`` of the batch of one critic step.
+
+        Args:
+            step: Critic step ``k``.
+            rank: Global rank (default: ``rank_fn()``).
+            world_size: Number of processes (default: ``world_size_fn()``).
+
+        Returns:
+            ``[batch_size]`` int64 indices.
+        """
+        rank = int(self.rank_fn()) if rank is None else rank
+        world_size = int(self.world_size_fn()) if world_size is None else world_size
+        data_epoch, position = divmod(step * world_size + rank, self.batches_per_data_epoch)
+        start = position * self.batch_size
+        return self.permutation(data_epoch)[start : start + self.batch_size]
+
+    def batch(self, step: int, rank: Optional[int] = None, world_size: Optional[int] = None) -> Tensor:
+        """The batch of one critic step as float images in ``[-1, 1]``.
+
+        Args:
+            step: Critic step ``k``.
+            rank: Global rank (default: ``rank_fn()``).
+            world_size: Number of processes (default: ``world_size_fn()``).
+
+        Returns:
+            ``[batch_size, C, H, W]`` float32.
+        """
+        return to_float(self.images[self.indices(step, rank, world_size)])
+
+    def __iter__(self) -> Iterator[Tensor]:
+        start, rank, world_size = int(self.step_fn()), int(self.rank_fn()), int(self.world_size_fn())
+        return (self.batch(step, rank, world_size) for step in range(start, start + self.num_batches))
+
+
+class HeldOutBatches(IterableDataset):
+    """A fixed set of uint8 images served in order as float batches in ``[-1, 1]``.
+
+    Args:
+        images: uint8 images ``[N, C, H, W]``.
+        batch_size: Images per batch (the last batch may be smaller).
+    """
+
+    def __init__(self, images: Tensor, batch_size: int) -> None:
+        self.images = images
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return -(-self.images.shape[0] // self.batch_size)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for chunk in self.images.split(self.batch_size):
+            yield to_float(chunk)
