@@ -284,9 +284,10 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         """
         if not self.is_image:
             return SampleBatches(self.distribution, n, 1, self.seed).batch(0, rank=0)
-        count = self._training_count(n)
-        order = torch.randperm(count, generator=torch.Generator().manual_seed(mix_seed(self.seed, 0)))
-        return to_float(self._images()[0][order[:n]])
+        self._training_count(n)
+        images = self._images()[0]
+        order = ImageBatches(images, 1, 1, self.seed).permutation(0)  # the stream's own data epoch 0
+        return to_float(images[order[:n]])
 
     def real_samples(self, n: int, seed: int = 0) -> Tensor:
         """``n`` real points for plots and checks (independent of the training stream). Images: ``n``

@@ -1,0 +1,422 @@
+"""FID and KID measured the way papers measure them, with a record of how, and a cache of real statistics.
+
+The protocol (PITFALLS.md §15–18, §20):
+
+* images ``[N, C, H, W]`` in ``[-1, 1]`` become what a saved PNG would hold: ``round((x + 1) · 127.5)``
+  clamped to ``0..255`` as ``uint8`` (rounded, not truncated; out-of-range values are clamped like an
+  image writer clamps them);
+* ``extractor="inception"``: torch-fidelity's ``FeatureExtractorInceptionV3`` (the TF-ported 2015-12-05
+  weights, 2048-d pool features), grey images repeated to 3 channels, resized inside the extractor to
+  299 px by torch-fidelity's TF1-compatible bilinear resampling (no antialiasing, unlike torchmetrics'
+  default);
+* ``extractor="digits"``: the shipped :class:`~ganmods.metrics.digits.DigitClassifier` (64-d features),
+  fed the quantised images mapped back to ``[-1, 1]``;
+* statistics and distances in float64 by torchmetrics' ``FrechetInceptionDistance`` and
+  ``KernelInceptionDistance`` (100 subsets, cubic polynomial kernel, subsets drawn from a fixed seed
+  without touching the global RNG);
+* result names carry the number of generated images: ``fid_10k``, ``kid_10k``, ``kid_10k_std``.
+
+Real features are computed once per (``real_key``, number of real images, extractor identity) and kept
+on disk; see :meth:`ImageMetrics.cache_key`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import warnings
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+import torch
+from torch import Tensor, nn
+
+from ganmods.errors import ConfigurationError, check_positive_int, invalid
+
+__all__ = ["CACHE_FORMAT", "KID_SEED", "KID_SUBSETS", "ImageMetrics", "count_label"]
+
+#: Version of the cache-entry layout; part of every cache key.
+CACHE_FORMAT = 1
+#: KID subsets (torch-fidelity's default).
+KID_SUBSETS = 100
+#: Seed of the KID subset draws (a private generator state; the global RNG is restored afterwards).
+KID_SEED = 0
+_QUANTISE = "uint8 = clamp(round((x + 1) * 127.5), 0, 255)"
+
+
+def count_label(n: int) -> str:
+    """The sample count as metric names carry it: ``10000 → "10k"``, ``2000 → "2k"``, ``1500 → "1500"``.
+
+    Args:
+        n: Number of samples (>= 1).
+
+    Returns:
+        ``f"{n // 1000}k"`` when ``n`` is a multiple of 1000, else ``str(n)``.
+
+    Raises:
+        ConfigurationError: If ``n`` is not an integer >= 1.
+    """
+    check_positive_int("n", n)
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+def _sha256_file(path: Union[str, os.PathLike]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sha256_state(module: nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, value in sorted(module.state_dict().items()):
+        value = value.detach().cpu().contiguous()
+        digest.update(f"{name}|{value.dtype}|{tuple(value.shape)}|".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _version(package: str) -> Optional[str]:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+class _Precomputed(nn.Module):
+    """Hands already-extracted features to a torchmetrics metric unchanged."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+def _load_inception(weights_path: Optional[str]) -> tuple[nn.Module, str]:
+    """torch-fidelity's InceptionV3 (pool features) and the sha256 of its weights file."""
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
+
+    try:
+        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=weights_path)
+    except OSError as exc:  # URLError, HTTPError and socket errors are OSErrors
+        if weights_path is not None:
+            raise invalid("weights_path", "a readable weights file", weights_path) from exc
+        raise ConfigurationError(
+            "extractor='inception' needs torch-fidelity's InceptionV3 weights and downloading them failed "
+            f"({type(exc).__name__}: {exc}); pass weights_path=<a local copy of torch-fidelity's "
+            f"pt_inception-2015-12-05 weights file, {URL_INCEPTION_V3.rsplit('/', 1)[-1]}>."
+        ) from exc
+    except Exception as exc:
+        if weights_path is None:
+            raise
+        raise ConfigurationError(
+            "weights_path must be a state dict of torch-fidelity's InceptionV3 (pt_inception-2015-12-05); "
+            f"got {weights_path!r} ({type(exc).__name__}: {str(exc)[:200]})."
+        ) from exc
+    if weights_path is None:
+        weights_path = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(URL_INCEPTION_V3))
+    sha = _sha256_file(weights_path) if os.path.isfile(weights_path) else _sha256_state(net)
+    return net, sha
+
+
+def _build_extractor(
+    extractor: Union[str, nn.Module], weights_path: Optional[str]
+) -> tuple[nn.Module, Callable[[Tensor], Tensor], str, str, str, str, Optional[int]]:
+    """The network, its feature function, weights sha256, name, layer, resize method and sample floor."""
+    if extractor == "inception":
+        net, sha = _load_inception(weights_path)
+        resize = "torch-fidelity interpolate_bilinear_2d_like_tensorflow1x to 299x299, no antialias"
+        return net, lambda u: net(u)[0], sha, "torch-fidelity inception-v3-compat", "2048 (pool3)", resize, 2048
+    if extractor == "digits":
+        from ganmods.metrics.digits import DIGIT_CLASSIFIER_WEIGHTS, DIGIT_WORKING_SIZE, load_digit_classifier
+
+        net = load_digit_classifier(weights_path)
+        sha = _sha256_file(weights_path or DIGIT_CLASSIFIER_WEIGHTS)
+        size = DIGIT_WORKING_SIZE
+        resize = f"bilinear to {size}x{size}, align_corners=False, antialias when shrinking"
+        return net, net.features, sha, "ganmods DigitClassifier", f"{net.feature_dim} (penultimate)", resize, \
+            net.feature_dim
+    net = extractor.eval().requires_grad_(False)
+    name = f"custom {type(net).__module__}.{type(net).__qualname__}"
+    return net, net, _sha256_state(net), name, "output", "none (the extractor's own)", None
+
+
+class ImageMetrics:
+    """FID and KID of generated images against a real set, with provenance and a real-statistics cache.
+
+    A plain object, not an ``nn.Module``: held by a data module or a callback, its feature extractor
+    never becomes a child module, so it never lands in a checkpoint's ``state_dict``.
+
+    Args:
+        extractor: ``"inception"`` (torch-fidelity's InceptionV3, 2048-d; the papers' FID), ``"digits"``
+            (the shipped digit classifier, 64-d; offline, for the bundled digits) or an ``nn.Module``
+            mapping ``[N, C, H, W]`` floats in ``[-1, 1]`` (already quantised to the uint8 grid) to
+            ``[N, D]`` features; a module is put in eval mode and moved to ``device``.
+        weights_path: Local weights for a named extractor: for ``"inception"`` torch-fidelity's
+            ``pt_inception-2015-12-05`` file (without it the weights are downloaded once into the torch
+            hub cache), for ``"digits"`` a ``DigitClassifier`` state dict (default: the shipped one).
+        kid: Also compute KID (mean and std over 100 subsets).
+        kid_subset_size: Images per KID subset; both sets need at least this many.
+        cache_dir: Where real features are kept (default ``$GANMODS_CACHE/metrics``, else
+            ``~/.cache/ganmods/metrics``).
+        batch_size: Images per extractor forward pass.
+        device: Where features are extracted and statistics computed (default: CUDA if available).
+
+    Raises:
+        ConfigurationError: For any bad argument, a weights file that does not fit the extractor, or
+            (without ``weights_path``) a failed Inception download.
+
+    Example:
+        >>> from ganmods.data.digits import load_digits
+        >>> metrics = ImageMetrics("digits", kid_subset_size=100, device="cpu")
+        >>> real, fake = load_digits("train", 32), load_digits("held_out", 32)
+        >>> sorted(metrics.score(fake, real, real_key="digits-train-32"))
+        ['fid_297', 'kid_297', 'kid_297_std']
+    """
+
+    def __init__(
+        self,
+        extractor: Union[str, nn.Module] = "inception",
+        weights_path: Optional[str] = None,
+        kid: bool = True,
+        kid_subset_size: int = 1000,
+        cache_dir: Optional[str] = None,
+        batch_size: int = 64,
+        device: Optional[Union[str, torch.device]] = None,
+    ) -> None:
+        if not (isinstance(extractor, nn.Module) or extractor in ("inception", "digits")):
+            raise invalid("extractor", "'inception', 'digits' or an nn.Module", extractor)
+        if weights_path is not None:
+            if isinstance(extractor, nn.Module):
+                raise invalid("weights_path", "None when extractor is an nn.Module", weights_path)
+            if not isinstance(weights_path, (str, os.PathLike)) or not os.path.isfile(weights_path):
+                raise invalid("weights_path", "None or the path of an existing weights file", weights_path)
+            weights_path = os.fspath(weights_path)
+        if not isinstance(kid, bool):
+            raise invalid("kid", "a bool", kid)
+        self.kid_subset_size = check_positive_int("kid_subset_size", kid_subset_size, minimum=2)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
+            raise invalid("cache_dir", "None or a directory path", cache_dir)
+        try:
+            default = "cuda" if torch.cuda.is_available() else "cpu"
+            self.device = torch.device(default if device is None else device)
+        except (RuntimeError, TypeError) as exc:
+            raise invalid("device", "None, a device string or a torch.device", device) from exc
+        if cache_dir is None:
+            root = os.environ.get("GANMODS_CACHE")
+            cache_dir = os.path.join(root, "metrics") if root else os.path.join("~", ".cache", "ganmods", "metrics")
+        self.cache_dir = Path(cache_dir).expanduser()
+        self.kid = kid
+        self.weights_path = weights_path
+
+        self._takes_uint8 = extractor == "inception"
+        self._channels = 1 if extractor == "digits" else None
+        net, self._forward, self.weights_sha256, self.extractor_name, self.feature_layer, self.resize, \
+            self._min_samples = _build_extractor(extractor, weights_path)
+        self._net = net.to(self.device)  # a plain attribute of a plain object: never a registered child
+        self._provenance: dict[str, Any] = self._static_provenance()
+
+    # ------------------------------------------------------------------ provenance and cache key
+    def _static_provenance(self) -> dict[str, Any]:
+        return {
+            "extractor": self.extractor_name, "feature_layer": self.feature_layer, "feature_dim": None,
+            "weights_sha256": self.weights_sha256, "weights_path": self.weights_path,
+            "input": _QUANTISE, "grey_to_rgb": self._takes_uint8, "resize": self.resize,
+            "statistics_dtype": "float64",
+            "kid": {"subsets": KID_SUBSETS, "subset_size": self.kid_subset_size, "seed": KID_SEED,
+                    "kernel": "(x.y / D + 1) ** 3, unbiased MMD"} if self.kid else None,
+            "real_key": None, "n_real": None, "n_fake": None, "real_cache": None, "results": None,
+            "device": str(self.device),
+            "versions": {p: _version(p) for p in ("ganmods", "torch", "torchmetrics", "torch-fidelity")},
+        }
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """How the last :meth:`score` was measured (a copy; the per-call fields are ``None`` before one).
+
+        Returns:
+            Extractor name, feature layer and dimension, weights sha256, input quantisation, resize method,
+            statistics dtype, KID settings, ``real_key``, ``n_real``, ``n_fake``, the real-cache key and
+            whether it was hit, the results, the device and the torch / torchmetrics / torch-fidelity versions.
+        """
+        return json.loads(json.dumps(self._provenance))
+
+    def save_provenance(self, path: Union[str, os.PathLike]) -> Path:
+        """Write :attr:`provenance` as JSON.
+
+        Args:
+            path: The file to write (parent folders are created).
+
+        Returns:
+            The path written.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self._provenance, indent=2, sort_keys=True) + "\n")
+        return path
+
+    def cache_key(self, real_key: str, n_real: int) -> str:
+        """The key real features are cached under.
+
+        sha256 of the canonical JSON (sorted keys) of ``{"format": CACHE_FORMAT, "real_key", "n_real",
+        "extractor": name, "feature_layer", "weights_sha256", "input": quantisation, "resize"}``. The cache
+        file is ``<cache_dir>/<real_key, filename-safe>-n<n_real>-<first 16 hex digits>.pt``.
+
+        Args:
+            real_key: The caller's name for the real image set.
+            n_real: Number of real images.
+
+        Returns:
+            The 64-hex-digit key.
+        """
+        fields = {
+            "format": CACHE_FORMAT, "real_key": real_key, "n_real": n_real, "extractor": self.extractor_name,
+            "feature_layer": self.feature_layer, "weights_sha256": self.weights_sha256, "input": _QUANTISE,
+            "resize": self.resize,
+        }
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+    def _cache_file(self, real_key: str, n_real: int, key: str) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", real_key)[:80]
+        return self.cache_dir / f"{slug}-n{n_real}-{key[:16]}.pt"
+
+    # ------------------------------------------------------------------ features
+    def _check_images(self, name: str, x: Any) -> None:
+        channels = "1" if self._channels == 1 else "1 or 3" if self._takes_uint8 else "any"
+        if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[0] < 2:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise invalid(name, "a [N, C, H, W] tensor with N >= 2", shape)
+        if not x.is_floating_point():
+            raise invalid(name, "floating point in [-1, 1]", x.dtype)
+        if (self._channels == 1 and x.shape[1] != 1) or (self._takes_uint8 and x.shape[1] not in (1, 3)):
+            raise invalid(f"{name} channels", channels, x.shape[1])
+        if not bool(torch.isfinite(x).all()):
+            raise invalid(name, "finite values in [-1, 1]", "a tensor with NaN or inf")
+
+    @staticmethod
+    def _quantise(x: Tensor) -> Tensor:
+        return ((x.detach().float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+    @torch.no_grad()
+    def _features(self, images: Tensor) -> Tensor:
+        out = []
+        for start in range(0, images.shape[0], self.batch_size):
+            u = self._quantise(images[start:start + self.batch_size].to(self.device))
+            if self._takes_uint8:
+                inp = u.expand(-1, 3, -1, -1).contiguous() if u.shape[1] == 1 else u
+            else:
+                inp = u.float() / 127.5 - 1.0
+            feats = self._forward(inp)
+            if not isinstance(feats, Tensor) or feats.dim() != 2 or feats.shape[0] != inp.shape[0]:
+                got = tuple(feats.shape) if isinstance(feats, Tensor) else type(feats).__name__
+                raise invalid("extractor output", "[N, D] features", got)
+            out.append(feats.float().cpu())
+        return torch.cat(out)
+
+    def _real_features(self, real: Tensor, real_key: str) -> tuple[Tensor, dict[str, Any]]:
+        n_real = real.shape[0]
+        key = self.cache_key(real_key, n_real)
+        path = self._cache_file(real_key, n_real, key)
+        fingerprint = hashlib.sha256(self._quantise(real).cpu().numpy().tobytes()).hexdigest()
+        info = {"key": key, "file": str(path), "hit": path.is_file(), "real_sha256": fingerprint}
+        if info["hit"]:
+            entry = torch.load(path, map_location="cpu", weights_only=True)
+            if entry.get("key") != key:
+                raise ConfigurationError(f"cache file {str(path)!r} holds another key; remove it.")
+            if entry["real_sha256"] != fingerprint:
+                raise invalid(
+                    "real_key", f"a name used for one real image set only ({real_key!r} was cached from other "
+                    f"images: use another key or remove {str(path)!r})", real_key,
+                )
+            return entry["features"], info
+        feats = self._features(real)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+            torch.save({"key": key, "real_sha256": fingerprint, "features": feats}, tmp)
+        os.replace(tmp.name, path)
+        return feats, info
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, fake: Tensor, real: Tensor, real_key: str) -> dict[str, float]:
+        """FID (and KID) of ``fake`` against ``real``.
+
+        Args:
+            fake: ``[N, C, H, W]`` generated images, floats in ``[-1, 1]``.
+            real: ``[M, C, H, W]`` real images, same ``C, H, W``; its features come from the cache when
+                ``(real_key, M, extractor)`` was scored before (``real`` is then only fingerprinted).
+            real_key: A name for the real set, e.g. ``"cifar10-train-32"``; one name, one image set.
+
+        Returns:
+            ``{"fid_<n>": …}`` plus, with ``kid``, ``"kid_<n>"`` and ``"kid_<n>_std"``, where ``<n>`` is
+            :func:`count_label` of ``N``.
+
+        Raises:
+            ConfigurationError: For a wrong shape, dtype or channel count, non-finite values, fewer
+                images than ``kid_subset_size``, an empty ``real_key``, or a ``real_key`` whose cache entry
+                was made from other images.
+
+        Warns:
+            UserWarning: Once per call when ``N`` or ``M`` is below 2048 (Inception) or the feature
+            dimension (other extractors): the covariance is then rank-deficient and FID biased upward.
+        """
+        self._check_images("fake", fake)
+        self._check_images("real", real)
+        if fake.shape[1:] != real.shape[1:]:
+            raise invalid("fake", f"images of real's shape {tuple(real.shape[1:])}", tuple(fake.shape[1:]))
+        if not isinstance(real_key, str) or not real_key.strip():
+            raise invalid("real_key", "a non-empty string", real_key)
+        n_fake, n_real = fake.shape[0], real.shape[0]
+        if self.kid and min(n_fake, n_real) < self.kid_subset_size:
+            raise invalid("kid_subset_size", f"<= the smaller image count ({min(n_fake, n_real)}), or kid=False",
+                          self.kid_subset_size)
+
+        real_feats, cache_info = self._real_features(real, real_key)
+        fake_feats = self._features(fake)
+        dim = real_feats.shape[1]
+        if fake_feats.shape[1] != dim:
+            raise invalid("extractor output", f"{dim}-d features for every input", fake_feats.shape[1])
+        floor = self._min_samples or dim
+        if min(n_fake, n_real) < floor:
+            warnings.warn(
+                f"FID/KID from {n_fake} generated and {n_real} real images: below {floor} samples the {dim}-d "
+                "feature covariance is rank-deficient and FID is biased upward; compare only values with equal "
+                "sample counts (they are in the metric names).", UserWarning, stacklevel=2,
+            )
+        results = self._compute(fake_feats, real_feats, count_label(n_fake))
+        self._provenance.update(
+            feature_dim=dim, real_key=real_key, n_real=n_real, n_fake=n_fake, real_cache=cache_info, results=results,
+        )
+        return results
+
+    def _compute(self, fake_feats: Tensor, real_feats: Tensor, label: str) -> dict[str, float]:
+        from torchmetrics.image.fid import FrechetInceptionDistance
+        from torchmetrics.image.kid import KernelInceptionDistance
+
+        dim = real_feats.shape[1]
+        fake64, real64 = fake_feats.double().to(self.device), real_feats.double().to(self.device)
+        fid = FrechetInceptionDistance(feature=_Precomputed(dim)).to(self.device)
+        fid.update(real64, real=True)
+        fid.update(fake64, real=False)
+        results = {f"fid_{label}": float(fid.compute())}
+        if self.kid:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
+                kid = KernelInceptionDistance(
+                    feature=_Precomputed(dim), subsets=KID_SUBSETS, subset_size=self.kid_subset_size
+                ).to(self.device)
+            kid.update(real64, real=True)
+            kid.update(fake64, real=False)
+            with torch.random.fork_rng(devices=[]):
+                torch.default_generator.manual_seed(KID_SEED)
+                kid_mean, kid_std = kid.compute()
+            results[f"kid_{label}"] = float(kid_mean)
+            results[f"kid_{label}_std"] = float(kid_std)
+        return results
