@@ -15,6 +15,7 @@ from ganmods.data.images import (DEFAULT_ROOT, IMAGE_DATASETS, check_channels, c
 from ganmods.data.stream import HeldOutBatches, ImageBatches, SampleBatches, to_float
 from ganmods.randomness import mix_seed
 from ganmods.data.toy import TOY_DATASETS, make_toy
+from ganmods.metrics.fid import ImageMetrics
 from ganmods.errors import check_positive_int, invalid
 from ganmods.spec import Recorded
 
@@ -66,7 +67,9 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         channels: Images only. 1 or 3 (default: the dataset's own; 3 for ``"folder"``). Grey -> RGB
             replicates, RGB -> grey uses luminance ``0.299 R + 0.587 G + 0.114 B``.
         download: Torchvision sets only. Download missing files in :meth:`prepare_data` (needs internet).
-        metric: Images only. An :class:`ImageMetric` used by :meth:`evaluate` (``None``: no image metric).
+        metric: Images only. An :class:`~ganmods.metrics.ImageMetrics` (from YAML: ``class_path`` +
+            ``init_args``) or, from Python, any object with the :class:`ImageMetric` ``score`` method, used by
+            :meth:`evaluate` (``None``: no image metric).
 
     Raises:
         ConfigurationError: For an unknown dataset, a bad size, option or image argument, or an image
@@ -94,7 +97,7 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         image_size: Optional[int] = None,
         channels: Optional[int] = None,
         download: bool = False,
-        metric: Optional[Any] = None,
+        metric: Optional[ImageMetrics] = None,
     ) -> None:
         super().__init__()
         if dataset not in TOY_DATASETS and dataset not in IMAGE_DATASETS:
