@@ -1,4 +1,5 @@
-"""Toy quality benchmark: train shipped toy configs over several seeds and record mode coverage.
+"""Quality benchmark: train shipped configs over several seeds and record their scores (toy: mode coverage;
+images: the datamodule's FID/KID).
 
 Each run is ``ganmods fit -c CONFIG`` with only the seed (``seed_everything`` and ``data.seed``), the
 dataset (``--data.dataset``) and the output folder overridden. After training, the final generator
@@ -24,12 +25,13 @@ import sys
 import tempfile
 import time
 import warnings
+from typing import Optional
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import torch
 
 
-def run_one(config: str, seed: int, dataset: str, root: str, threads: int = 0) -> dict:
+def run_one(config: str, seed: int, dataset: Optional[str], root: str, threads: int = 0) -> dict:
     """Train one config with one seed; return its final metrics and wall-clock."""
     warnings.filterwarnings("ignore")
     os.environ.setdefault("WANDB_MODE", "disabled")
@@ -39,23 +41,25 @@ def run_one(config: str, seed: int, dataset: str, root: str, threads: int = 0) -
 
     name = os.path.splitext(os.path.basename(config))[0]
     args = [
-        "fit", "-c", config,
-        f"--seed_everything={seed}", f"--data.seed={seed}", f"--data.dataset={dataset}",
+        "fit", "-c", config, f"--seed_everything={seed}", f"--data.seed={seed}",
         f"--trainer.logger.init_args.save_dir={root}", f"--trainer.logger.init_args.name={name}_{dataset}_s{seed}",
         "--trainer.enable_progress_bar=false",
-    ]
+    ] + ([f"--data.dataset={dataset}"] if dataset else [])
     start = time.perf_counter()
     cli = GANCLI(args=args)
     seconds = time.perf_counter() - start
     metrics = cli.datamodule.evaluate(cli.model)
     return {
-        "config": config, "dataset": dataset, "seed": seed, "seconds": round(seconds, 1),
+        "config": config, "dataset": cli.datamodule.dataset, "seed": seed, "seconds": round(seconds, 1),
         "generator_steps": cli.model.generator_steps, "critic_steps": cli.model.critic_steps, **metrics,
     }
 
 
 def summarize(rows: list[dict]) -> str:
-    """A Markdown table: per config, seeds run, mean (min-max) modes and HQ%, mean reverse KL, max seconds."""
+    """A Markdown table: per config, seeds run, mean (min-max) modes and HQ%, mean reverse KL, max seconds
+    (image data: mean (min-max) of every FID/KID value instead)."""
+    if rows and "modes" not in rows[0]:
+        return summarize_images(rows)
     lines = ["| config | seeds | modes (mean, min–max) | HQ % (mean, min–max) | reverse KL | max s/run |",
              "|---|---|---|---|---|---|"]
     for config in dict.fromkeys(r["config"] for r in rows):
@@ -71,12 +75,25 @@ def summarize(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def summarize_images(rows: list[dict]) -> str:
+    """A Markdown table for image runs: per config, seeds run, mean (min-max) of each FID/KID value."""
+    keys = [k for k in rows[0] if k.startswith(("fid_", "kid_")) and not k.endswith("_std")]
+    lines = ["| config | seeds | " + " | ".join(f"{k} (mean, min–max)" for k in keys) + " | max s/run |",
+             "|---|---|" + "---|" * len(keys) + "---|"]
+    for config in dict.fromkeys(r["config"] for r in rows):
+        rs = [r for r in rows if r["config"] == config]
+        cells = [f"{statistics.mean(v):.2f} ({min(v):.2f}–{max(v):.2f})" for v in ([r[k] for r in rs] for k in keys)]
+        lines.append(f"| {os.path.basename(config)} | {len(rs)} | " + " | ".join(cells)
+                     + f" | {max(r['seconds'] for r in rs):.0f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", nargs="+")
     parser.add_argument("--report", nargs="+", metavar="JSON", help="print the tables of recorded results and exit")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    parser.add_argument("--dataset", default="ring8")
+    parser.add_argument("--dataset", default=None, help="override the configs' dataset (e.g. grid25)")
     parser.add_argument("--out", default=None, help="JSON file for the rows (rewritten after every run)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (each on one thread when > 1)")
     args = parser.parse_args()
