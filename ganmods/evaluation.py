@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 import torch
@@ -57,7 +59,21 @@ class EvaluationHooks:
                 for key, value in evaluate(self).items():
                     metrics[f"val/{key}"] = value
                     self.log(f"val/{key}", float(value), logger=False)
+                self._save_metric_provenance()
             self._log_metrics(metrics)
+
+    def _save_metric_provenance(self) -> None:
+        """Append how the image metric measured (extractor, weights hash, counts, split, resize) to
+        ``<log_dir>/metric_provenance.jsonl``, one line per validation, beside the logged results."""
+        metric = getattr(self.trainer.datamodule, "metric", None)
+        log_dir = self.trainer.log_dir  # a collective under DDP: every rank asks
+        record = getattr(metric, "provenance", None)
+        if not self.trainer.is_global_zero or not log_dir or not isinstance(record, dict):
+            return
+        os.makedirs(log_dir, exist_ok=True)
+        line = {"generator_steps": self.generator_steps, "images_seen": self.images_seen, **record}
+        with open(os.path.join(log_dir, "metric_provenance.jsonl"), "a") as fh:
+            fh.write(json.dumps(line, sort_keys=True, default=str) + "\n")
 
     @torch.no_grad()
     def _critic_gap(self) -> dict[str, Tensor]:
@@ -82,5 +98,10 @@ class EvaluationHooks:
              "counters/images_seen": self.images_seen}
         )
         for logger in self.loggers:
+            if type(logger).__name__ == "WandbLogger" and not getattr(self, "_wandb_axes_defined", False):
+                # dashboards may plot any metric against images seen (fair across n_critic and batch sizes)
+                logger.experiment.define_metric("counters/images_seen")
+                logger.experiment.define_metric("val/*", step_metric="counters/images_seen")
+                self._wandb_axes_defined = True
             logger.log_metrics(values, step=self.generator_steps)
 

@@ -120,3 +120,18 @@ def test_checkpoints_carry_no_metric_weights(tmp_path):
     n_weights = sum(v.numel() for v in checkpoint["state_dict"].values())
     n_model = sum(v.numel() for v in model.state_dict().values())
     assert n_weights == n_model and "datamodule_hyper_parameters" not in checkpoint
+
+
+def test_metric_provenance_is_saved_beside_the_logs(tmp_path):
+    import json
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    model, data = _digits_run(tmp_path, max_generator_steps=6)
+    trainer = fast_trainer(tmp_path, limit_val_batches=None, logger=CSVLogger(tmp_path / "logs"))
+    trainer.fit(model, datamodule=data)
+    (path,) = (tmp_path / "logs").rglob("metric_provenance.jsonl")
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["generator_steps"] for line in lines] == [3, 6]  # one line per validation (3 batches each)
+    assert lines[0]["n_fake"] == 64 and lines[0]["n_real"] == 64 and len(lines[0]["weights_sha256"]) == 64
+    assert "digits" in lines[0]["real_key"] and lines[0]["resize"]
