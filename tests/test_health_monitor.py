@@ -140,9 +140,11 @@ def test_a_crash_mid_run_loses_at_most_one_epoch(tmp_path):
                 raise RuntimeError("power cut (simulated)")
 
     torch.manual_seed(0)
+    model = SGAN(**tiny_nets(), max_generator_steps=1000)
     with pytest.raises(RuntimeError, match="simulated"):
-        _fit(tmp_path, SGAN(**tiny_nets(), max_generator_steps=1000), Crash())
+        _fit(tmp_path, model, Crash())
     assert ganmods.load_checkpoint(tmp_path / "ck" / "last.ckpt").generator_steps == 10
+    assert "_log_metrics" not in vars(model)  # the monitor let go of the module's logging
 
 
 # ---------------------------------------------------------------- warnings from logged values

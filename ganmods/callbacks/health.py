@@ -292,29 +292,25 @@ class HealthMonitor(pl.Callback):
             self._tapped = (pl_module, original)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Stop listening (the module's logging is left as it was).
+        """Stop listening (the module's logging is its own again; also on an exception, below).
 
         Args:
             trainer: The trainer.
             pl_module: The module.
         """
-        self._untap()
+        if self._tapped is not None:
+            vars(self._tapped[0]).pop("_log_metrics", None)
+            self._tapped = None
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        """Stop listening when fit ends by an exception.
+        """See :meth:`on_fit_end`.
 
         Args:
             trainer: The trainer.
             pl_module: The module.
             exception: The exception.
         """
-        self._untap()
-
-    def _untap(self) -> None:
-        if self._tapped is not None:
-            module, _ = self._tapped
-            vars(module).pop("_log_metrics", None)
-            self._tapped = None
+        self.on_fit_end(trainer, pl_module)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Measure the diversity of fixed-latent samples (every rank, the same value) and check it.
