@@ -174,6 +174,17 @@ def test_no_collapse_when_only_one_sign_is_there():
     assert _feed(monitor, rows)[0] == []
 
 
+def test_no_collapse_check_for_the_wasserstein_loss(tmp_path):
+    # a critic offset makes WGAN's G loss large while d_adv is ~0: not a collapse sign for that loss
+    monitor = HealthMonitor(window=2)
+    model = WGANGP(**tiny_nets(), gp_weight=0.1, max_generator_steps=1)
+    fast_trainer(tmp_path, callbacks=[monitor]).fit(model, datamodule=_dm())
+    rows = [{"train/d_adv": 0.5, "train/g_loss": 0.5}] * 2 + [{"train/d_adv": 0.0, "train/g_loss": 40.0}] * 3
+    assert _feed(monitor, rows)[0] == []
+    monitor.on_fit_start(None, SGAN(**tiny_nets()))
+    assert len(_feed(monitor, rows)[0]) == 1
+
+
 def test_w_estimate_blow_up():
     monitor = HealthMonitor(window=3)
     values = [0.5, 0.6, 0.8, 1.0, 1.2, 30.0, 60.0, 80.0, 1.0, 1.1, 1.0, 1.2]
@@ -343,3 +354,22 @@ def test_nan_gradient_on_one_rank_stops_every_rank_at_the_same_step(tmp_path):
     (last,) = (tmp_path / "logs").rglob("last.ckpt")
     raw = _assert_file_finite(last)
     assert raw["ganmods"]["counters"]["critic_steps"] == 7
+
+
+def test_monitor_state_survives_a_resume(tmp_path):
+    torch.manual_seed(0)
+    first = HealthMonitor(diversity_n=16)
+    trainer = fast_trainer(tmp_path, limit_val_batches=1, callbacks=[first])
+    trainer.fit(SGAN(**tiny_nets(), max_generator_steps=10), datamodule=_dm(val_size=32, eval_samples=100))
+    assert set(first.best) == {"val/modes", "health/diversity"}
+    trainer.save_checkpoint(tmp_path / "mid.ckpt")
+    second, seen = HealthMonitor(diversity_n=16), {}
+
+    class Peek(Callback):
+        def on_train_start(self, trainer, pl_module):
+            seen.update(best=dict(second.best), history={k: list(v) for k, v in second.history.items()})
+
+    trainer = fast_trainer(tmp_path, limit_val_batches=1, callbacks=[second, Peek()])
+    trainer.fit(SGAN(**tiny_nets(), max_generator_steps=11), datamodule=_dm(val_size=32, eval_samples=100),
+                ckpt_path=str(tmp_path / "mid.ckpt"))
+    assert seen["best"] == first.best and seen["history"]["val/modes"] == list(first.history["val/modes"])

@@ -6,7 +6,8 @@ a step whose loss or penalty is NaN or infinite. :class:`HealthMonitor` adds, wi
 
 * **collapse** - the critic wins outright: over the last ``window`` logged values, every ``train/d_adv``
   is within ``critic_loss_eps`` of 0 while every ``train/g_loss`` is at least ``g_loss_factor`` times
-  ``max(1, |g_ref|)``, ``g_ref`` being the median of the first ``window`` logged generator losses;
+  ``max(1, |g_ref|)``, ``g_ref`` being the median of the first ``window`` logged generator losses (not
+  for the Wasserstein loss, whose loss levels carry an arbitrary critic offset; see the next check);
 * **estimate blow-up** - for every logged ``train/<name>_estimate`` (``train/w_estimate`` for the
   Wasserstein loss): ``|latest| >= estimate_factor * max(|value window logs earlier|, estimate_floor)``;
 * **modes drop** - ``val/modes`` (toy mixtures) at least ``modes_drop`` below its best so far;
@@ -156,13 +157,14 @@ class HealthMonitor(pl.Callback):
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
-        """Forget every observed value and episode (done at the start of each fit)."""
+        """Forget every observed value and episode (done when each fit is set up)."""
         self.history: dict[str, deque[float]] = {}
         self.g_early: list[float] = []
         self.best: dict[str, float] = {}
         self.active: dict[str, bool] = {c: False for c in CONDITIONS}
         self.events: list[tuple[str, int, str]] = []
         self._halted = False
+        self._offset_free = False
         self._counters: dict[str, int] = {}
         self._names: dict[int, str] = {}
         self._tapped: Optional[tuple[Any, Callable[[dict[str, Any]], None]]] = None
@@ -206,7 +208,7 @@ class HealthMonitor(pl.Callback):
         for key, value in values.items():
             self.history.setdefault(key, deque(maxlen=self.window + 1)).append(value)
         flags: dict[str, float] = {}
-        if "train/d_adv" in values and "train/g_loss" in values:
+        if "train/d_adv" in values and "train/g_loss" in values and not self._offset_free:
             if len(self.g_early) < self.window:
                 self.g_early.append(values["train/g_loss"])
             self._update("collapse", self._collapse(), step, flags)
@@ -272,6 +274,17 @@ class HealthMonitor(pl.Callback):
             rank_zero_warn(message, category=HealthWarning)
 
     # ------------------------------------------------------------------ Lightning hooks
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Start each fit afresh (a resumed fit then gets the saved state back).
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module.
+            stage: The Lightning stage.
+        """
+        if stage == "fit":
+            self.reset()
+
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Start listening to the values the module logs, and name its parameters for gradient messages.
 
@@ -280,6 +293,7 @@ class HealthMonitor(pl.Callback):
             pl_module: The module (a :class:`~ganmods.GANModule`; others get the gradient check only).
         """
         self._halted = False
+        self._offset_free = getattr(getattr(pl_module, "loss", None), "name", None) == "wasserstein"
         self._names = {id(p): n for n, p in pl_module.named_parameters()}
         original = getattr(pl_module, "_log_metrics", None)
         if callable(original) and "_log_metrics" not in vars(pl_module):
