@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 from typing import Optional
 
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
+from ganmods.callbacks import GANCheckpoint, HealthMonitor
 from ganmods.data import GANDataModule
 from ganmods.errors import ConfigurationError
 from ganmods.module import GANModule
@@ -56,7 +56,8 @@ class GANArgumentParser(LightningArgumentParser):
 class GANCLI(LightningCLI):
     """LightningCLI for GAN modules: any :class:`~ganmods.GANModule` subclass as ``model`` (``class_path``),
     :class:`~ganmods.GANDataModule` as ``data``, the config saved beside the logs (overwritten on rerun),
-    and a checkpoint callback that always writes ``last.ckpt`` when training ends.
+    :class:`~ganmods.callbacks.GANCheckpoint` (``last.ckpt`` and ``best.ckpt``, never a non-finite state),
+    :class:`~ganmods.callbacks.HealthMonitor`, and ``--ckpt_path`` checked before use.
 
     Args:
         args: Command-line arguments (``None``: ``sys.argv[1:]``).
@@ -69,12 +70,20 @@ class GANCLI(LightningCLI):
             GANDataModule,
             subclass_mode_model=True,
             save_config_kwargs={"overwrite": True},
-            trainer_defaults={"callbacks": [ModelCheckpoint(save_last=True, save_top_k=0)]},
+            trainer_defaults={"callbacks": [GANCheckpoint(), HealthMonitor()]},
             auto_configure_optimizers=False,
             parser_class=GANArgumentParser,
             args=args,
             run=run,
         )
+
+    def _parse_ckpt_path(self) -> None:
+        """Refuse an unusable ``--ckpt_path`` as one line, before LightningCLI reads the model from it."""
+        sub = self.config.get("subcommand")
+        path = self.config[sub].get("ckpt_path") if sub else None
+        if path and path not in ("last", "best", "hpc", "registry"):
+            _check_ckpt_path(str(path), self.config[sub]["model"]["class_path"])
+        super()._parse_ckpt_path()
 
     def after_fit(self) -> None:
         """Print where the run's files are and the final score by the datamodule's protocol."""
@@ -119,6 +128,35 @@ def main(args: Optional[list[str]] = None) -> int:
         print(f"ganmods: error: {cause}", file=sys.stderr)
         return 2
     return 0
+
+
+def _check_ckpt_path(path: str, model_class: str) -> None:
+    """``path`` must be a readable ganmods checkpoint of the configured model class."""
+    import os
+
+    import torch
+
+    from ganmods.spec import import_class
+
+    if not os.path.isfile(path):
+        raise ConfigurationError(f"ckpt_path must be an existing checkpoint file; got {path!r} (no such file).")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means an unusable file
+        raise ConfigurationError(f"ckpt_path must be a readable ganmods checkpoint; got {path!r}, which could not be "
+                                 f"read (truncated or corrupt?): {type(err).__name__}") from None
+    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    written = hparams.get("_class_path") if isinstance(hparams, dict) else None
+    if written is None:
+        raise ConfigurationError(f"ckpt_path must be a checkpoint written by ganmods; got {path!r}, which has no "
+                                 "ganmods model record.")
+    try:
+        same = import_class(written) is import_class(model_class)
+    except ImportError:
+        same = False
+    if not same:
+        raise ConfigurationError(f"ckpt_path must be a checkpoint of the configured model {model_class}; got {path!r}, "
+                                 f"written by {written} (resume with that model's config).")
 
 
 def _configuration_error(err: BaseException) -> Optional[ConfigurationError]:

@@ -286,6 +286,26 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
         """
         return self.generator(z)
 
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        """Samples for ``trainer.predict``, from the EMA generator when EMA is on.
+
+        Args:
+            batch: Latents ``[B, latent_dim]``, or an item of :class:`ganmods.generate.LatentSeeds` (then
+                the samples are rows ``start:stop`` of ``sample(n, seed)``).
+            batch_idx: Index of the batch.
+            dataloader_idx: Index of the dataloader.
+
+        Returns:
+            ``[B, *data_shape]`` samples.
+
+        Raises:
+            ConfigurationError: If ``batch`` is neither.
+        """
+        from ganmods.generate import batch_latents
+
+        net = self.ema_generator.module if self.ema_generator is not None else self.generator
+        return net(batch_latents(self, batch))
+
     # ------------------------------------------------------------------ the training loop
     def current_n_critic(self) -> int:
         """Critic steps required before the next generator step (``warmup_n_critic`` during warm-up).

@@ -1,0 +1,197 @@
+"""``last.ckpt`` and ``best.ckpt`` side by side, never holding a non-finite state."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+
+from ganmods.errors import invalid
+
+__all__ = ["GANCheckpoint", "main_metric"]
+
+
+def main_metric(datamodule: Any) -> Optional[tuple[str, str]]:
+    """The logged metric that ranks checkpoints for a datamodule, and whether lower or higher is better.
+
+    * toy Gaussian mixtures (``ring8``, ``grid25``): ``("val/reverse_kl", "min")`` - the KL divergence of
+      the high-quality samples' mode histogram from uniform; it grows with every missed or over-weighted
+      mode (``val/modes`` saturates early and ties; ``val/hq`` rewards collapse onto one mode);
+    * image data with :class:`~ganmods.metrics.ImageMetrics`: ``("val/fid_<n>", "min")``, ``<n>`` the
+      datamodule's ``eval_samples`` as the metric names it (e.g. ``val/fid_2.5k``);
+    * anything else (``swissroll``, images without a metric or with another metric, no datamodule): None.
+
+    Args:
+        datamodule: The trainer's datamodule, or None.
+
+    Returns:
+        ``(key, mode)`` or None.
+    """
+    if datamodule is None:
+        return None
+    if not getattr(datamodule, "is_image", False):
+        centers = getattr(getattr(datamodule, "distribution", None), "centers", None)
+        return ("val/reverse_kl", "min") if centers is not None else None
+    from ganmods.metrics.fid import ImageMetrics, count_label
+
+    if isinstance(getattr(datamodule, "metric", None), ImageMetrics):
+        return (f"val/fid_{count_label(int(datamodule.eval_samples))}", "min")
+    return None
+
+
+def _nonfinite_entry(pl_module: pl.LightningModule) -> Optional[str]:
+    for name, tensor in pl_module.state_dict().items():
+        if torch.is_tensor(tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return name
+    return None
+
+
+class GANCheckpoint(ModelCheckpoint):
+    """Lightning's ``ModelCheckpoint`` with three ganmods rules (on by default in ``ganmods fit``):
+
+    * ``monitor="auto"`` resolves, at set-up, the datamodule's main metric (:func:`main_metric`) and keeps
+      the best checkpoint by it as ``best.ckpt``; without such a metric only ``last.ckpt`` is written;
+    * ``last.ckpt`` is written after every validation (or training epoch when there is none) and when
+      training ends, whenever the state changed since the last save, so a crash loses at most one epoch;
+    * a state holding a NaN or infinite parameter or buffer is never written: the file keeps the last
+      finite state saved, and a warning names the first bad entry (every rank takes the decision
+      together under DDP).
+
+    Args:
+        dirpath: Folder for the files (default: ``<log_dir>/checkpoints``).
+        filename: Name of the best checkpoint, without ``.ckpt``.
+        monitor: ``"auto"``, a logged metric's name, or None (no best checkpoint).
+        mode: ``"auto"`` (with ``monitor="auto"``: the metric's own direction; otherwise ``"min"``),
+            ``"min"`` or ``"max"``.
+        save_last: Write ``last.ckpt``.
+        **kwargs: Further ``ModelCheckpoint`` arguments.
+
+    Raises:
+        ConfigurationError: If ``mode`` is not ``"auto"``, ``"min"`` or ``"max"``.
+
+    Example:
+        >>> from ganmods import GANDataModule
+        >>> ckpt = GANCheckpoint()
+        >>> ckpt.resolve(GANDataModule("ring8"))
+        ('val/reverse_kl', 'min')
+    """
+
+    def __init__(
+        self,
+        dirpath: Optional[str] = None,
+        filename: str = "best",
+        monitor: Optional[str] = "auto",
+        mode: str = "auto",
+        save_last: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if mode not in ("auto", "min", "max"):
+            raise invalid("mode", "'auto', 'min' or 'max'", mode)
+        self._auto_monitor = monitor == "auto"
+        self._auto_mode = mode == "auto"
+        chosen = None if self._auto_monitor else monitor
+        kwargs.setdefault("save_top_k", 1 if chosen or self._auto_monitor else 0)
+        self._requested_top_k = kwargs["save_top_k"]
+        super().__init__(dirpath=dirpath, filename=filename, monitor=chosen, mode="min" if self._auto_mode else mode,
+                         save_last=save_last, **kwargs)
+        self._refused: set[str] = set()
+
+    def resolve(self, datamodule: Any) -> Optional[tuple[str, str]]:
+        """Set ``monitor`` and ``mode`` from the datamodule when they are ``"auto"``.
+
+        Args:
+            datamodule: The trainer's datamodule, or None.
+
+        Returns:
+            The resolved ``(monitor, mode)``, or None when there is nothing to monitor.
+        """
+        if self._auto_monitor:
+            found = main_metric(datamodule)
+            self.monitor = found[0] if found else None
+            mode = found[1] if found and self._auto_mode else self.mode
+            self._set_mode(mode)
+            self.save_top_k = self._requested_top_k if found else 0
+        return (self.monitor, self.mode) if self.monitor else None
+
+    def _set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self.kth_value = torch.tensor(torch.inf if mode == "min" else -torch.inf)
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Resolve the monitored metric, then Lightning's set-up (folder resolution, a collective).
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module.
+            stage: The Lightning stage.
+        """
+        resolved = self.resolve(getattr(trainer, "datamodule", None))
+        if self._auto_monitor and stage == "fit":
+            rank_zero_info(f"ganmods: best.ckpt ranks by {resolved[0]} ({resolved[1]})" if resolved
+                           else "ganmods: no metric to rank checkpoints by; only last.ckpt is kept")
+        super().setup(trainer, pl_module, stage)
+
+    # ------------------------------------------------------------------ when last.ckpt is written
+    def _save_last_if_new(self, trainer: pl.Trainer) -> None:
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Lightning's epoch-end save, then ``last.ckpt`` when no validation follows.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module.
+        """
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_new(trainer)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Lightning's validation-end save (the best checkpoint), then ``last.ckpt``.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module.
+        """
+        super().on_validation_end(trainer, pl_module)
+        if not trainer.sanity_checking and not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_new(trainer)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Write ``last.ckpt`` with the final state (unless it was just written).
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module.
+        """
+        self._save_last_if_new(trainer)
+
+    def _save_topk_checkpoint(self, trainer: pl.Trainer, monitor_candidates: dict[str, Any]) -> None:
+        if self.monitor is not None and self.monitor not in monitor_candidates:
+            # before the first validation there is nothing to rank by; after it, say so once (no crash)
+            if trainer.fit_loop.epoch_loop.val_loop._has_run and "missing" not in self._refused:
+                self._refused.add("missing")
+                rank_zero_warn(f"ganmods: best checkpoint not updated: {self.monitor} was not logged at validation.")
+            return
+        super()._save_topk_checkpoint(trainer, monitor_candidates)
+
+    # ------------------------------------------------------------------ never a non-finite state
+    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        bad = _nonfinite_entry(trainer.lightning_module)
+        refuse = bad is not None
+        if trainer.world_size > 1:  # every rank takes part in this save: decide together
+            refuse = trainer.strategy.reduce_boolean_decision(refuse, all=False)
+        if not refuse:
+            super()._save_checkpoint(trainer, filepath)
+            return
+        if filepath not in self._refused:
+            self._refused.add(filepath)
+            step = getattr(trainer.lightning_module, "generator_steps", trainer.global_step)
+            rank_zero_warn(
+                f"ganmods: {filepath} not written at generator step {step}: the model holds non-finite values "
+                f"({bad or 'on another rank'}); the file keeps the last finite state saved."
+            )
