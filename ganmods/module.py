@@ -356,8 +356,9 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
         self.manual_backward(d_total)
         # the logged critic gradient norm is the one of the critic step just before the generator step
         last_critic_step = self.critic_steps_since_generator + 1 >= self.current_n_critic()
-        d_grad = _grad_norm(self._critic_params()) if grad_now and last_critic_step else None
         self.skipped_steps.step(opt_d, self._grad_scaler, self.device)
+        # after the step: gradients averaged over ranks (gan_ddp) and unscaled (16-mixed)
+        d_grad = _grad_norm(self._critic_params()) if grad_now and last_critic_step else None
         if sched_d is not None:
             sched_d.step()
         for reg in self.regularizers:
@@ -385,8 +386,8 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
                 return
             opt_g.zero_grad()
             self.manual_backward(g_loss)
-            g_grad = _grad_norm(self.generator.parameters()) if grad_now else None
             self.skipped_steps.step(opt_g, self._grad_scaler, self.device)
+            g_grad = _grad_norm(self.generator.parameters()) if grad_now else None
         finally:
             for p in critic_params:
                 p.requires_grad_(True)

@@ -41,8 +41,9 @@ SCRIPT = textwrap.dedent(
     torch.manual_seed(100 + rank_env)  # different initial weights per rank: the strategy must start all from rank 0's
     sgd = lambda params: torch.optim.SGD(params, lr=lr)
     model = WGANGP(MLPGenerator(hidden=16, depth=2), MLPCritic(hidden=16, depth=2), gp_weight=gp, n_critic=1,
-                   optimizer_g=sgd, optimizer_d=sgd, max_generator_steps=steps, grad_norm_interval=0)
-    rec = {"d_in": [], "g_in": [], "grads": []}
+                   optimizer_g=sgd, optimizer_d=sgd, max_generator_steps=steps, grad_norm_interval=1, log_interval=1)
+    rec = {"d_in": [], "g_in": [], "grads": [], "logged": []}
+    model._log_metrics = lambda metrics: rec["logged"].append({k: float(v) for k, v in metrics.items()})
 
     def keep(key):
         def hook(mod, args):
@@ -146,6 +147,10 @@ def test_two_ranks_equal_one_process_on_both_ranks_samples(ranks):
             assert (got - want).abs().max() < 1e-5
         for got, want in zip(rec["grads"][1], g_grads, strict=True):
             assert (got - want).abs().max() < 1e-5
+    # the logged gradient norms are those of the averaged gradients
+    for grads, key in ((d_grads, "train/grad_norm_d"), (g_grads, "train/grad_norm_g")):
+        want = float(torch.stack([g.norm() for g in grads]).norm())
+        assert abs(r0["logged"][0][key] - want) < 1e-5 * max(1.0, want)
     # the averaged gradients differ from one rank's own: the comparison above can fail
     own0, _ = _replay(r0, r0)
     assert max(float((a - b).abs().max()) for a, b in zip(own0, d_grads)) > 1e-3
