@@ -104,7 +104,9 @@ def average_gradients(params: Iterable[nn.Parameter], bucket_cap_mb: float = 25.
         return
     for p in params:
         if p.grad is not None and p.grad.is_sparse:
-            raise ConfigurationError(f"gradients must be dense for GANDDPStrategy; got a sparse gradient of shape {tuple(p.shape)}.")
+            raise ConfigurationError(
+                f"gradients must be dense for GANDDPStrategy; got a sparse gradient of shape {tuple(p.shape)}."
+            )
     for bucket in _buckets(params, int(bucket_cap_mb * _MIB)):
         parts = [params[i] for i in bucket]
         # one flag per parameter rides along: after the sum, > 0 means some rank had a gradient

@@ -36,7 +36,8 @@ SCRIPT = textwrap.dedent(
     from ganmods.nets import MLPCritic, MLPGenerator
     from ganmods.strategies import average_gradients, broadcast_tensors
 
-    out, strategy, B, steps, lr, gp = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+    out, strategy = sys.argv[1], sys.argv[2]
+    B, steps, lr, gp = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
     rank_env = int(__import__("os").environ.get("LOCAL_RANK", 0))
     torch.manual_seed(100 + rank_env)  # different initial weights per rank: the strategy must start all from rank 0's
     sgd = lambda params: torch.optim.SGD(params, lr=lr)
