@@ -232,6 +232,7 @@ def test_buckets_keep_order_split_by_dtype_and_cap():
 
 
 def test_gan_ddp_on_one_process_trains_exactly_like_the_default_strategy():
+    import ganmods.strategies  # noqa: F401 - registers "gan_ddp"
     from ganmods import WGANGP, GANDataModule
     from tests.conftest import fast_trainer, tiny_nets
 
