@@ -1,5 +1,6 @@
 """ganmods: PyTorch Lightning modules for training and fairly comparing GANs."""
 
+from ganmods import strategies  # noqa: F401  (registers the "gan_ddp" strategy name)
 from ganmods.checkpoint import load_checkpoint
 from ganmods.data import GANDataModule
 from ganmods.module import GANModule

@@ -20,6 +20,7 @@ from ganmods.evaluation import EvaluationHooks, logits
 from ganmods.health import HealthChecks
 from ganmods.losses import AdversarialLoss, get_loss
 from ganmods.persistence import CheckpointHooks
+from ganmods.precision import SkippedSteps, grad_scaler_of
 from ganmods.randomness import StepSeeding
 from ganmods.regularizers import GradientPenalty, Regularizer, WeightClipping
 from ganmods.spec import Recorded
@@ -164,6 +165,8 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
         self.generator_steps = 0
         self.images_seen = 0
         self.critic_steps_since_generator = 0
+        self.skipped_steps = SkippedSteps()  # optimizer steps a 16-mixed gradient scaler skipped
+        self._grad_scaler: Optional[Any] = None
         self._val_stats: list[tuple[Tensor, Optional[Tensor]]] = []
         self._val_real_logits: list[Tensor] = []
         self._construction = self._plain_hparams()
@@ -210,8 +213,12 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
 
     def on_fit_start(self) -> None:
         """Fix the base seed of the step stream (see :mod:`ganmods.randomness`): ``torch.initial_seed()``,
-        as set by ``seed_everything``, unless a resumed checkpoint restored it."""
+        as set by ``seed_everything``, unless a resumed checkpoint restored it; hand a ``16-mixed``
+        gradient scaler to the regularizers."""
         self._init_rng_seed()
+        self._grad_scaler = grad_scaler_of(self.trainer)
+        for reg in self.regularizers:
+            reg.use_scaler(self._grad_scaler)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> Optional[int]:
         """Stop before any work once the budget is spent (e.g. when resuming a finished run).
@@ -369,8 +376,9 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
         self.manual_backward(d_total)
         # the logged critic gradient norm is the one of the critic step just before the generator step
         last_critic_step = self.critic_steps_since_generator + 1 >= self.current_n_critic()
+        self.skipped_steps.step(opt_d, self._grad_scaler, self.device)
+        # after the step: gradients averaged over ranks (gan_ddp) and unscaled (16-mixed)
         d_grad = _grad_norm(self._critic_params()) if grad_now and last_critic_step else None
-        opt_d.step()
         if sched_d is not None:
             sched_d.step()
         for reg in self.regularizers:
@@ -398,8 +406,8 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
                 return
             opt_g.zero_grad()
             self.manual_backward(g_loss)
+            self.skipped_steps.step(opt_g, self._grad_scaler, self.device)
             g_grad = _grad_norm(self.generator.parameters()) if grad_now else None
-            opt_g.step()
         finally:
             for p in critic_params:
                 p.requires_grad_(True)
@@ -419,6 +427,8 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
             if log_now:
                 metrics.update({"train/d_loss": d_total, "train/d_adv": d_adv, "train/g_loss": g_loss})
                 metrics.update({f"train/{k}": v for k, v in reg_logs.items()})
+                if self._grad_scaler is not None:
+                    metrics["train/skipped_steps"] = self.skipped_steps.total()
                 div = self.loss.divergence(real_logits, fake_logits, d_adv)
                 if div is not None:
                     metrics[f"train/{self.loss.divergence_name}_estimate"] = div

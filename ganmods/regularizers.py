@@ -9,7 +9,7 @@ They compose as a list, so "RaSGAN + GP" is one extra line of YAML.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,19 @@ class Regularizer(Recorded):
     name: str = "reg"
     #: True if :meth:`penalty` needs double backward through the critic (no BatchNorm allowed).
     per_sample_gradients: bool = False
+    #: The gradient scaler of a ``16-mixed`` run (set by the module when fitting starts), else None.
+    grad_scaler: Optional[Any] = None
+
+    def use_scaler(self, scaler: Optional[Any]) -> None:
+        """Set (or, with None, clear) :attr:`grad_scaler`; the module calls this when fitting starts.
+
+        Args:
+            scaler: The run's gradient scaler (``16-mixed``), or None.
+        """
+        if scaler is None:
+            self.__dict__.pop("grad_scaler", None)
+        else:
+            self.grad_scaler = scaler
 
     def penalty(self, critic: nn.Module, real: Tensor, fake: Tensor) -> Optional[tuple[Tensor, dict[str, Tensor]]]:
         """A term to add to the critic loss.
@@ -69,12 +82,19 @@ def gradient_penalty(
     one_sided: bool = False,
     target: float = 1.0,
     generator: Optional[torch.Generator] = None,
+    scaler: Optional[Any] = None,
 ) -> tuple[Tensor, Tensor]:
     """WGAN-GP penalty ``E[(‖∇x̂ C(x̂)‖₂ − target)²]`` at ``x̂ = ε·xr + (1 − ε)·xf``, ε ~ U[0, 1] per sample.
 
     The norm is over all non-batch dimensions (any input rank), computed as ``sqrt(sum(g²) + 1e-12)`` in
     float32 so a zero gradient gives no NaN; the graph is kept (``create_graph=True``) so the penalty
     trains the critic.
+
+    With a gradient ``scaler`` (``16-mixed``), the inner gradient is taken of the scaled critic output,
+    so small fp16 gradients do not underflow, and divided by the scale in float32 before the norm. When
+    that scaled gradient overflows, the penalty is returned as 0 with a non-finite backward, so the
+    scaler skips the optimizer step and lowers its scale (as for any overflow); the returned norms are
+    then non-finite.
 
     Args:
         critic: Maps a batch to ``[B]`` or ``[B, 1]`` outputs.
@@ -83,6 +103,7 @@ def gradient_penalty(
         one_sided: Penalise only norms above ``target``: ``max(0, ‖g‖ − target)²``.
         target: The target norm (1 for the 1-Lipschitz constraint).
         generator: Optional random generator for ε.
+        scaler: A gradient scaler with ``scale(tensor)`` (``torch.amp.GradScaler``), or None.
 
     Returns:
         ``(penalty, grad_norms)``: the scalar mean penalty and the per-sample gradient norms ``[B]``.
@@ -99,15 +120,38 @@ def gradient_penalty(
     eps = torch.rand(shape, device=real.device, dtype=real.dtype, generator=generator)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     out = critic(x_hat)
-    if out.requires_grad:
-        (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True, materialize_grads=True)
-    else:  # the critic ignores its input: the gradient is zero
+    if not out.requires_grad:  # the critic ignores its input: the gradient is zero
         grad = torch.zeros_like(x_hat)
+    elif scaler is None:
+        (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True, materialize_grads=True)
+    else:
+        total = out.float().sum()
+        scale = scaler.scale(torch.ones((), device=total.device))
+        (grad,) = torch.autograd.grad(total * scale, x_hat, create_graph=True, materialize_grads=True)
+        grad = grad.float() / scale
     norms = (grad.float().flatten(1).pow(2).sum(1) + 1e-12).sqrt()
     gap = norms - target
     if one_sided:
         gap = F.relu(gap)
-    return gap.pow(2).mean(), norms
+    value = gap.pow(2).mean()
+    if scaler is not None:
+        value = _SkipOnOverflow.apply(value, ~torch.isfinite(value))
+    return value, norms
+
+
+class _SkipOnOverflow(torch.autograd.Function):
+    """Identity on a finite penalty; on overflow 0 forward and an infinite backward, so the gradient
+    scaler finds non-finite gradients, skips the step and lowers its scale, while the loss stays finite."""
+
+    @staticmethod
+    def forward(ctx: Any, value: Tensor, overflow: Tensor) -> Tensor:
+        ctx.save_for_backward(overflow)
+        return torch.where(overflow, torch.zeros_like(value), value)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        (overflow,) = ctx.saved_tensors
+        return torch.where(overflow, torch.full_like(grad, float("inf")), grad), None
 
 
 class GradientPenalty(Regularizer):
@@ -141,7 +185,9 @@ class GradientPenalty(Regularizer):
         self.one_sided = one_sided
 
     def penalty(self, critic: nn.Module, real: Tensor, fake: Tensor) -> Optional[tuple[Tensor, dict[str, Tensor]]]:
-        value, norms = gradient_penalty(critic, real, fake, one_sided=self.one_sided, target=self.target)
+        value, norms = gradient_penalty(
+            critic, real, fake, one_sided=self.one_sided, target=self.target, scaler=self.grad_scaler
+        )
         return self.weight * value, {"gp": value.detach(), "gp_grad_norm": norms.detach().mean()}
 
 

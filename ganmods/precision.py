@@ -1,0 +1,69 @@
+"""Mixed precision with a gradient scaler (``16-mixed``): finding the scaler and counting skipped steps.
+
+Under ``16-mixed`` one ``GradScaler`` serves both optimizers: ``manual_backward`` scales the loss, and the
+optimizer step is skipped (silently) when the unscaled gradients hold an inf or NaN, the scale then being
+lowered. :class:`SkippedSteps` counts those skips so they can be logged (``train/skipped_steps``). The
+gradient penalty's own inner gradient is scaled too (see :func:`ganmods.regularizers.gradient_penalty`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import torch
+from torch import Tensor
+
+__all__ = ["SkippedSteps", "grad_scaler_of"]
+
+
+def grad_scaler_of(trainer: Any) -> Optional[Any]:
+    """The gradient scaler a trainer's precision plugin uses.
+
+    Args:
+        trainer: A Lightning ``Trainer`` (or None).
+
+    Returns:
+        The ``torch.amp.GradScaler`` under ``16-mixed``; None under ``32-true``, ``bf16-mixed`` and the rest.
+    """
+    plugin = getattr(trainer, "precision_plugin", None)
+    return getattr(plugin, "scaler", None)
+
+
+class SkippedSteps:
+    """Counts optimizer steps that a gradient scaler skipped, with no device synchronisation per step.
+
+    A step counts as skipped when the scaler's scale went down across it: ``GradScaler.update`` lowers the
+    scale exactly when the step found non-finite gradients (growth only ever raises it).
+
+    Example:
+        >>> counter = SkippedSteps()
+        >>> counter.total()
+        0
+    """
+
+    def __init__(self) -> None:
+        self._count: Union[int, Tensor] = 0
+
+    def step(self, optimizer: Any, scaler: Optional[Any], device: Union[str, torch.device] = "cpu") -> None:
+        """Call ``optimizer.step()``; with a scaler, count the step if the scaler skipped it.
+
+        Args:
+            optimizer: The (Lightning) optimizer to step.
+            scaler: The run's gradient scaler, or None (then this is just ``optimizer.step()``).
+            device: Where the scale lives (the module's device).
+        """
+        if scaler is None:
+            optimizer.step()
+            return
+        one = torch.ones((), device=device)
+        before = scaler.scale(one)
+        optimizer.step()
+        self._count = self._count + (scaler.scale(one) < before).long()
+
+    def total(self) -> int:
+        """Skipped steps counted so far.
+
+        Returns:
+            The count (reading it synchronises with the device).
+        """
+        return int(self._count)
