@@ -141,7 +141,7 @@ def test_table_equals_what_the_runs_logged(tiny):
                    for line in md.splitlines()), (variant, cells)
 
 
-def test_every_run_of_a_seed_trained_on_the_same_real_batches(tiny):
+def test_every_run_of_a_seed_trained_on_the_same_real_batches_from_the_same_networks(tiny):
     _, out, _ = tiny
     dm = GANDataModule(**DATA)
     for seed in (0, 1):
@@ -150,7 +150,12 @@ def test_every_run_of_a_seed_trained_on_the_same_real_batches(tiny):
                     for k in range(30)]
         for variant in ("sgan", "wgan_gp"):
             assert (out / "runs" / variant / f"s{seed}" / "batches.txt").read_text().split() == expected
-    assert "seed 0: 2 runs saw identical real batches over their first 30 critic steps" in (out / "results.md").read_text()
+    md = (out / "results.md").read_text()
+    assert "seed 0: 2 runs saw identical real batches over their first 30 critic steps and started from the same " \
+           "initial networks" in md
+    digests = {k: json.loads((out / "runs" / k / "result.json").read_text())["init_digest"]
+               for k in ("sgan/s0", "wgan_gp/s0", "sgan/s1")}
+    assert digests["sgan/s0"] == digests["wgan_gp/s0"] != digests["sgan/s1"]
 
 
 def test_rerun_skips_finished_runs_and_reruns_a_crashed_one(tiny):
@@ -243,6 +248,24 @@ def test_non_strict_comparison_records_what_a_variant_changes(tmp_path):
     assert checked.metrics == ("modes", "hq", "reverse_kl") and checked.rank_by == checked.metrics
 
 
+def test_comparison_wide_overrides_apply_to_shared_and_win_over_variant_files(tmp_path):
+    raw = yaml.safe_load(open(_config(tmp_path)))
+    (tmp_path / "sgan_variant.yaml").write_text(yaml.safe_dump({"model": {"class_path": "ganmods.SGAN",
+                                                                          "init_args": {"ema_decay": 0.7}}}))
+    (tmp_path / "plain.yaml").write_text(yaml.safe_dump(raw))
+    (tmp_path / "common.yaml").write_text(yaml.safe_dump({**raw, "overrides": ["model.init_args.ema_decay=0.5"]}))
+    comparison = load_comparison(str(tmp_path / "common.yaml"))
+    assert comparison.shared["model"]["init_args"]["ema_decay"] == 0.5
+    assert [v.config["model"]["init_args"]["ema_decay"] for v in comparison.variants] == [0.5, 0.5]
+    check_runs(comparison, plan_runs(comparison, str(tmp_path / "out")))  # strictly fair
+    plain = load_comparison(str(tmp_path / "plain.yaml"))  # without the override the file's 0.7 is a deviation
+    with pytest.raises(ConfigurationError, match=r"variants.sgan must use the shared .*ema_decay \(shared 0.9, "
+                                                 r"variant 0.7\)"):
+        check_runs(plain, plan_runs(plain, str(tmp_path / "out")))
+    with pytest.raises(ConfigurationError, match="overrides.0. must be an override of anything but model.class_path"):
+        load_comparison(_config(tmp_path, overrides=["model.class_path=ganmods.WGAN"]))
+
+
 def test_wandb_runs_are_grouped_by_comparison_and_named_by_variant_and_seed(tmp_path):
     wandb = {"class_path": "lightning.pytorch.loggers.WandbLogger", "init_args": {"project": "p", "offline": True}}
     config = yaml.safe_load(open(_config(tmp_path)))
@@ -254,6 +277,11 @@ def test_wandb_runs_are_grouped_by_comparison_and_named_by_variant_and_seed(tmp_
     assert loggers[0]["init_args"]["version"] == "s0" and loggers[0]["init_args"]["name"] == "wgan_gp"
     assert loggers[1]["init_args"] == {"project": "p", "offline": True, "name": "wgan_gp-s0", "group": "tiny",
                                        "save_dir": runs[1].run_dir}
+    # --wandb adds the offline logger; a run logs through it (wandb disabled in tests) and finishes
+    outcome = _run(_config(tmp_path), tmp_path / "out", variants=["sgan"], seeds=[1], wandb=True)
+    run = outcome.runs[0]
+    assert [lg["init_args"].get("group") for lg in run.config["trainer"]["logger"]] == [None, "tiny"]
+    assert outcome.ran == ["sgan/s1"]
 
 
 def test_budget_and_ranking_helpers():
@@ -263,12 +291,14 @@ def test_budget_and_ranking_helpers():
     assert [direction(m) for m in ("modes", "hq", "reverse_kl", "fid_1500", "kid_1500", "kid_1500_std")] == \
         [True, True, False, False, False, None]
     assert direction("sharpness", {"sharpness": True}) is True
-    history = [{"generator_steps": 10, "images_seen": 1, "hq": 0.5}, {"generator_steps": 20, "images_seen": 2, "hq": 0.7}]
+    history = [{"generator_steps": 10, "images_seen": 1, "hq": 0.5},
+               {"generator_steps": 20, "images_seen": 2, "hq": 0.7}]
     assert best_of(history, {"generator_steps": 30, "images_seen": 3, "hq": 0.7}, "hq", True) == (0.7, 20, 2)
     assert mean_std([1.0]) == (1.0, None) and fmt(*mean_std([1.0, 3.0])) == "2 ± 1.4"
     from ganmods.compare.fairness import Checked
 
-    rows = [{"variant": "a", "final_fid": 3.0}, {"variant": "b", "final_fid": 1.0}, {"variant": "c", "final_fid": math.nan}]
+    rows = [{"variant": "a", "final_fid": 3.0}, {"variant": "b", "final_fid": 1.0},
+            {"variant": "c", "final_fid": math.nan}]
     assert rank_variants(rows, Checked(("fid",), {"fid": False}, ("fid",))) == ["b", "a", "c"]
 
 

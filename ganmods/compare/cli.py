@@ -3,6 +3,7 @@
     ganmods compare -c configs/compare/ring8.yaml --out runs/compare/ring8     # run (or resume) it
     ganmods compare -c configs/compare/ring8.yaml --dry-run                    # check and show the plan
     ganmods compare -c configs/compare/ring8.yaml --variants sgan wgan_gp --seeds 0 --parallel 1
+    ganmods compare -c configs/compare/ring8.yaml --wandb                      # + wandb, one group per comparison
 """
 
 from __future__ import annotations
@@ -39,13 +40,16 @@ def compare_main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--variants", nargs="+", default=None, help="run only these variants")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="run only these seeds")
     parser.add_argument("--parallel", type=int, default=None, help="runs at once (replaces the config's)")
+    parser.add_argument("--wandb", action="store_true",
+                        help="also log to wandb, offline (runs grouped by the comparison's name; `wandb sync` uploads)")
     parser.add_argument("--dry-run", action="store_true", help="check everything and print the plan; run nothing")
     parser.add_argument("--no-bars", action="store_true", help="plain progress lines even on a terminal")
     args = parser.parse_args(sys.argv[2:] if argv is None else argv)
     os.environ.setdefault("WANDB_SILENT", "true")
     try:
         outcome = run_comparison(args.config, out_dir=args.out, variants=args.variants, seeds=args.seeds,
-                                 parallel=args.parallel, dry_run=args.dry_run, bars=False if args.no_bars else None)
+                                 parallel=args.parallel, dry_run=args.dry_run, bars=False if args.no_bars else None,
+                                 wandb=args.wandb)
     except Interrupted:
         print("ganmods compare: interrupted; finished runs are kept, repeat the command to resume.", file=sys.stderr)
         return 130

@@ -12,6 +12,8 @@ A comparison config (YAML)::
       rank_by: [modes, hq]       # final metric(s), lexicographic (default: every metric with a direction)
       higher_is_better: {}       # directions of metrics ganmods does not know (modes/hq up; fid/kid/kl down)
       panel_samples: 1000        # points per toy scatter / images per grid in plots/samples.png
+    overrides: [model.init_args.ema_decay=0.99]   # optional: applied to shared AND to every variant after
+                                 # its config file, e.g. to change a value every variant file sets
     shared:                      # what every run shares: a `ganmods fit` config without the variant lines
       model: {init_args: {generator: {...}, discriminator: {...}, ema_decay: 0.995}}
       data: {dataset: ring8, batch_size: 256, ...}     # data, and the evaluation protocol (eval_*, metric)
@@ -23,8 +25,10 @@ A comparison config (YAML)::
 
 Each run's ``ganmods fit`` config is merged, later winning: ``shared`` < the variant config's ``model``
 section (a variant *is* its model lines; the file's data, trainer and seed are not used: the comparison
-owns them) < the variant's overrides < the per-run settings (``seed_everything`` and ``data.seed`` = the
-seed, the budget, the run's folder and logger names). Paths are relative to the working directory.
+owns them) < the comparison-wide ``overrides`` < the variant's overrides < the per-run settings
+(``seed_everything`` and ``data.seed`` = the seed, the budget, the run's folder and logger names). The
+comparison-wide overrides also apply to ``shared`` itself, so they count as shared. Paths are relative to
+the working directory.
 
 The budget replaces every variant's ``max_generator_steps``. Overrides may not set what the comparison
 owns (seeds, budget, logger, trainer stopping rules); ``shared.trainer`` may not set stopping rules either.
@@ -50,7 +54,7 @@ from ganmods.errors import ConfigurationError, invalid
 __all__ = ["Comparison", "EvaluationSettings", "Variant", "load_comparison"]
 
 _TOP_KEYS = ("name", "description", "seeds", "budget", "parallel", "threads_per_run", "strict", "evaluation",
-             "shared", "variants")
+             "overrides", "shared", "variants")
 _SHARED_KEYS = ("model", "data", "trainer")
 _EVAL_KEYS = ("rank_by", "higher_is_better", "panel_samples")
 #: Trainer options that decide when training stops: the comparison's budget does.
@@ -112,6 +116,7 @@ class Comparison:
         evaluation: Ranking and display settings.
         shared: The shared ``model``/``data``/``trainer`` sections.
         variants: The variants, in config order.
+        overrides: The comparison-wide overrides (already applied to ``shared`` and every variant).
     """
 
     name: str
@@ -125,6 +130,7 @@ class Comparison:
     evaluation: EvaluationSettings
     shared: dict[str, Any]
     variants: tuple[Variant, ...]
+    overrides: tuple[str, ...] = ()
 
 
 def _read_yaml(path: str, what: str) -> Any:
@@ -218,38 +224,57 @@ def _variant_specs(raw: Any) -> list[tuple[str, Any]]:
     return specs
 
 
-def _variant(name: str, spec: Any, shared: dict[str, Any]) -> Variant:
-    where = f"variants.{name}"
-    path: Optional[str] = None
-    overrides: list[Any] = []
-    if isinstance(spec, str):
-        path = spec
-    elif isinstance(spec, list):
-        overrides = spec
-    elif isinstance(spec, dict) and spec and set(spec) <= {"config", "overrides"}:
-        path, overrides = spec.get("config"), spec.get("overrides") or []
-        if path is not None and not isinstance(path, str) or not isinstance(overrides, list):
-            raise invalid(where, "{config: PATH, overrides: [key=value, ...]}", spec)
-    else:
-        raise invalid(where, "a variant config path, a list of overrides 'key=value', or {config:, overrides:}",
-                      spec)
-    config = copy.deepcopy(shared)
-    if path is not None:
-        loaded = _read_yaml(path, f"{where} (variant config)")
-        if not isinstance(loaded, dict) or not isinstance(loaded.get("model"), dict):
-            raise invalid(f"{where} (variant config)", "a `ganmods fit` config with a model section", path)
-        config["model"] = deep_merge(config["model"], loaded["model"], ("model",))
-    for i, text in enumerate(overrides):
+def _overrides(texts: Any, where: str, common: bool = False) -> list[tuple[list[str], Any]]:
+    """Parse and check a list of overrides (what they may touch)."""
+    if not isinstance(texts, list):
+        raise invalid(where, "a list of overrides 'dotted.key=value'", texts)
+    parsed = []
+    for i, text in enumerate(texts):
         parts, value = parse_override(text, f"{where}[{i}]")
         if parts[0] not in _SHARED_KEYS:
             raise invalid(f"{where}[{i}]", f"an override of a key under {list(_SHARED_KEYS)}", text)
         if any(tuple(parts[:len(k)]) == k for k in OWNED_KEYS):
             raise invalid(f"{where}[{i}]", "an override of a key the comparison does not set itself (seeds, "
                           "budget, logger and stopping rules are the comparison's)", text)
+        if common and parts[:2] == ["model", "class_path"]:
+            raise invalid(f"{where}[{i}]", "an override of anything but model.class_path (the class is what "
+                          "variants differ in)", text)
+        parsed.append((parts, value))
+    return parsed
+
+
+def _apply(config: dict[str, Any], overrides: list[tuple[list[str], Any]]) -> None:
+    for parts, value in overrides:
         if parts[:2] == ["model", "class_path"]:
             config["model"] = deep_merge(config["model"], {"class_path": value}, ("model",))
         else:
             apply_override(config, parts, value)
+
+
+def _variant(name: str, spec: Any, shared: dict[str, Any], common: list[tuple[list[str], Any]]) -> Variant:
+    where = f"variants.{name}"
+    path: Optional[str] = None
+    overrides: Any = []
+    if isinstance(spec, str):
+        path = spec
+    elif isinstance(spec, list):
+        overrides = spec
+    elif isinstance(spec, dict) and spec and set(spec) <= {"config", "overrides"}:
+        path, overrides = spec.get("config"), spec.get("overrides") or []
+        if path is not None and not isinstance(path, str):
+            raise invalid(where, "{config: PATH, overrides: [key=value, ...]}", spec)
+    else:
+        raise invalid(where, "a variant config path, a list of overrides 'key=value', or {config:, overrides:}",
+                      spec)
+    own = _overrides(overrides, where)
+    config = copy.deepcopy(shared)
+    if path is not None:
+        loaded = _read_yaml(path, f"{where} (variant config)")
+        if not isinstance(loaded, dict) or not isinstance(loaded.get("model"), dict):
+            raise invalid(f"{where} (variant config)", "a `ganmods fit` config with a model section", path)
+        config["model"] = deep_merge(config["model"], loaded["model"], ("model",))
+        _apply(config, common)
+    _apply(config, own)
     _check_model_class(where, get_path(config, ("model", "class_path")))
     source = path if path is not None else "overrides"
     return Variant(name, source, tuple(str(o) for o in overrides), config)
@@ -272,8 +297,13 @@ def _check_model_class(where: str, class_path: Any) -> None:
     return None
 
 
+#: The logger ``--wandb`` adds (as configs/loggers/wandb.yaml: offline, no account needed).
+WANDB_LOGGER = {"class_path": "lightning.pytorch.loggers.WandbLogger",
+                "init_args": {"project": "ganmods", "offline": True, "log_model": False}}
+
+
 def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Optional[list[int]] = None,
-                    parallel: Optional[int] = None) -> Comparison:
+                    parallel: Optional[int] = None, wandb: bool = False) -> Comparison:
     """Read and check a comparison config (structure, budget, variants; :func:`check_runs` instantiates
     them before anything runs).
 
@@ -282,6 +312,7 @@ def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Opti
         variants: Only these variants (names in the config), in this order.
         seeds: Only these seeds (replacing ``seeds:``).
         parallel: Replaces ``parallel:``.
+        wandb: Add :data:`WANDB_LOGGER` to the shared trainer's loggers.
 
     Returns:
         The comparison.
@@ -289,7 +320,8 @@ def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Opti
     Raises:
         ConfigurationError: For a missing file, an unknown key, a bad budget (none, zero, several units),
             bad seeds, a variant that cannot be found (missing config file, unknown model class, a name not
-            in the config), an override of what the comparison owns, or stopping rules in the trainer.
+            in the config), an override of what the comparison owns (or a comparison-wide override of the
+            model class), or stopping rules in the trainer.
     """
     raw = _read_yaml(path, "config")
     if not isinstance(raw, dict):
@@ -311,6 +343,12 @@ def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Opti
     if not isinstance(strict, bool):
         raise invalid("strict", "true or false", strict)
     shared = _shared(raw["shared"])
+    if wandb:
+        logger = shared["trainer"].get("logger")
+        logger = [] if logger in (None, True, False) else logger if isinstance(logger, list) else [logger]
+        shared["trainer"]["logger"] = [*logger, copy.deepcopy(WANDB_LOGGER)]
+    common = _overrides(raw.get("overrides") or [], "overrides", common=True)
+    _apply(shared, common)
     specs = _variant_specs(raw["variants"])
     if variants:
         known = [n for n, _ in specs]
@@ -318,9 +356,10 @@ def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Opti
             if v not in known:
                 raise invalid("variants", f"names of variants in {path} ({known})", v)
         specs = [(v, dict(specs)[v]) for v in dict.fromkeys(variants)]
-    built = tuple(_variant(n, s, shared) for n, s in specs)
+    built = tuple(_variant(n, s, shared, common) for n, s in specs)
     description = raw.get("description") or ""
     if not isinstance(description, str):
         raise invalid("description", "text", description)
     return Comparison(name, path, description.strip(), chosen_seeds, budget, n_parallel, threads, strict,
-                      _evaluation(raw.get("evaluation")), shared, built)
+                      _evaluation(raw.get("evaluation")), shared, built,
+                      tuple(str(o) for o in raw.get("overrides") or []))

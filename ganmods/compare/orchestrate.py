@@ -59,8 +59,9 @@ def default_out(comparison: Comparison) -> str:
 def _intro(comparison: Comparison, checked: Checked, n_done: int, n_runs: int) -> list[str]:
     budget = comparison.budget
     lines = [
-        f"{len(comparison.variants)} variants × {len(comparison.seeds)} seeds ({', '.join(map(str, comparison.seeds))})"
-        f", {n_done}/{n_runs} runs finished. Budget per run: {budget.describe()}"
+        f"{len(comparison.variants)} variants × {len(comparison.seeds)} seeds "
+        f"({', '.join(map(str, comparison.seeds))}), {n_done}/{n_runs} runs finished. "
+        f"Budget per run: {budget.describe()}"
         + ("." if budget.reproducible else " of training wall-clock: NOT reproducible (depends on the machine "
            "and its load)."),
         f"Ranked by the mean final {', then '.join(checked.rank_by)} over seeds; cells are mean ± sample std over "
@@ -69,6 +70,8 @@ def _intro(comparison: Comparison, checked: Checked, n_done: int, n_runs: int) -
     ]
     if comparison.description:
         lines.insert(0, comparison.description + "\n")
+    if comparison.overrides:
+        lines.append(f"Applied to every variant: `{'`, `'.join(comparison.overrides)}`.")
     if comparison.strict:
         lines.append("Fairness: strict. Every run has the same networks, data (and real batches per seed), trainer "
                      "and evaluation protocol; variants differ only in their model lines.")
@@ -99,7 +102,8 @@ def _write_reports(comparison: Comparison, checked: Checked, runs: list[RunSpec]
 
 def run_comparison(config: str, out_dir: Optional[str] = None, variants: Optional[list[str]] = None,
                    seeds: Optional[list[int]] = None, parallel: Optional[int] = None, dry_run: bool = False,
-                   stream: Optional[TextIO] = None, bars: Optional[bool] = None) -> ComparisonOutcome:
+                   stream: Optional[TextIO] = None, bars: Optional[bool] = None, wandb: bool = False
+                   ) -> ComparisonOutcome:
     """Run a comparison: check the config and every variant, run the runs that have not finished, and
     write ``results.csv``, ``results.md`` and ``plots/`` into ``out_dir``.
 
@@ -116,6 +120,7 @@ def run_comparison(config: str, out_dir: Optional[str] = None, variants: Optiona
         dry_run: Check and print the plan, run nothing, write nothing.
         stream: Where progress goes (default ``sys.stderr``).
         bars: Progress bars (default: when ``stream`` is a terminal).
+        wandb: Also log every run to wandb (offline; grouped by the comparison's name).
 
     Returns:
         What was skipped, run and failed.
@@ -126,7 +131,7 @@ def run_comparison(config: str, out_dir: Optional[str] = None, variants: Optiona
     """
     start = time.perf_counter()
     stream = stream or sys.stderr
-    comparison = load_comparison(config, variants=variants, seeds=seeds, parallel=parallel)
+    comparison = load_comparison(config, variants=variants, seeds=seeds, parallel=parallel, wandb=wandb)
     out_dir = out_dir or default_out(comparison)
     runs = plan_runs(comparison, out_dir)
     results = {r.key: res for r in runs if (res := read_result(r)) is not None}
@@ -143,6 +148,7 @@ def run_comparison(config: str, out_dir: Optional[str] = None, variants: Optiona
     atomic_write(os.path.join(out_dir, "comparison.json"), json.dumps({
         "name": comparison.name, "config": os.path.abspath(config), "seeds": list(comparison.seeds),
         "budget": {comparison.budget.unit: comparison.budget.value}, "strict": comparison.strict,
+        "overrides": list(comparison.overrides),
         "metrics": list(checked.metrics), "rank_by": list(checked.rank_by), "deviations": checked.deviations,
         "variants": {v.name: {"source": v.source, "overrides": list(v.overrides), "config": v.config}
                      for v in comparison.variants}}, indent=1, default=str))

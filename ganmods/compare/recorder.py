@@ -4,9 +4,9 @@
 exactly the values the module sends its loggers at every validation (``val/<metric>`` with the counters,
 at the generator step). It keeps, per validation, the protocol metrics with ``generator_steps``,
 ``critic_steps``, ``images_seen`` and the training wall-clock; a fingerprint of every real batch the critic
-trained on (``batches.txt``, one hash per critic step); and after training it scores the generator by the
-datamodule's ``evaluate`` (the *final* metrics, logged as ``final/<metric>`` to every logger) and draws
-``final.png`` (the toy scatter over the critic's contour, or an image grid).
+trained on (``batches.txt``, one hash per critic step) and of the initial networks; and after training it
+scores the generator by the datamodule's ``evaluate`` (the *final* metrics, logged as ``final/<metric>`` to
+every logger) and draws ``final.png`` (the toy scatter over the critic's contour, or an image grid).
 
 Training wall-clock (``train_s``) starts when training starts and leaves out validation and the final
 evaluation, so it measures the optimisation itself; ``wall_s`` counts everything since ``fit`` began.
@@ -99,6 +99,7 @@ class RunRecorder(pl.Callback):
         self._steps_before = 0
         self._last_report = 0.0
         self._module: Optional[pl.LightningModule] = None
+        self.init_digest = ""
 
     # ------------------------------------------------------------------ wiring and clocks
     def install(self, trainer: pl.Trainer) -> None:
@@ -133,9 +134,15 @@ class RunRecorder(pl.Callback):
         return 0.0 if self._fit_start is None else time.perf_counter() - self._fit_start
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Start the wall clock."""
+        """Start the wall clock and fingerprint the initial generator and critic."""
         self._fit_start = time.perf_counter()
         self._module = pl_module
+        digest = hashlib.blake2b(digest_size=8)
+        for net in (pl_module.generator, pl_module.discriminator):
+            for name, value in net.state_dict().items():
+                digest.update(name.encode())
+                digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+        self.init_digest = digest.hexdigest()
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Start the training clock (after the sanity check)."""
@@ -266,11 +273,12 @@ class RunRecorder(pl.Callback):
             plt.close(fig)
 
     def result(self) -> dict[str, Any]:
-        """The run's record (after training): counters, clocks, final metrics, history, batch digest.
+        """The run's record (after training): counters, clocks, final metrics, history, batch and initial
+        network digests.
 
         Returns:
             A JSON-serialisable mapping.
         """
         digest = hashlib.sha256("".join(self.batch_hashes).encode()).hexdigest()[:16]
         return {**self.final_counters, "train_s": self.final_train_s, "final": self.final, "history": self.history,
-                "batches": len(self.batch_hashes), "batch_digest": digest}
+                "batches": len(self.batch_hashes), "batch_digest": digest, "init_digest": self.init_digest}

@@ -84,7 +84,8 @@ def result_rows(runs: list[RunSpec], results: dict[str, dict[str, Any]], checked
                 value, step, images = best_of(res["history"], final_row, metric, checked.directions[metric])
                 row.update({f"best_{metric}": value, f"best_{metric}_step": step, f"best_{metric}_images": images})
         row.update(budget_unit=run.budget.unit, budget=run.budget.value, threads=res.get("threads"),
-                   batch_digest=res.get("batch_digest"), run_dir=os.path.relpath(run.run_dir))
+                   batch_digest=res.get("batch_digest"), init_digest=res.get("init_digest"),
+                   run_dir=os.path.relpath(run.run_dir, os.path.dirname(os.path.dirname(os.path.dirname(run.run_dir)))))
         rows.append(row)
     return rows
 
@@ -142,7 +143,7 @@ def rank_variants(rows: list[dict[str, Any]], checked: Checked) -> list[str]:
 
 def audit_batches(runs: list[RunSpec], results: dict[str, dict[str, Any]]) -> list[str]:
     """Check that the finished runs of each seed trained on the same real batches (over the critic steps
-    they have in common) and that different seeds saw different data.
+    they have in common) from the same initial networks, and that different seeds saw different data.
 
     Args:
         runs: The planned runs.
@@ -166,12 +167,16 @@ def audit_batches(runs: list[RunSpec], results: dict[str, dict[str, Any]]) -> li
         reference = next(iter(hashes.values()))[:common]
         differ = [v for v, h in hashes.items() if h[:common] != reference]
         firsts[seed] = reference[0] if reference else ""
+        inits = {r.variant: results[r.key].get("init_digest") for r in runs if r.seed == seed and r.key in results}
+        same_init = len(set(inits.values())) == 1
+        init_text = "the same initial networks" if same_init else \
+            f"DIFFERENT initial networks ({', '.join(f'{v} {d}' for v, d in inits.items())})"
         if differ:
             lines.append(f"seed {seed}: MISMATCH, {', '.join(differ)} saw other real batches than "
-                         f"{next(iter(hashes))} within the first {common} critic steps")
+                         f"{next(iter(hashes))} within the first {common} critic steps; {init_text}")
         else:
             lines.append(f"seed {seed}: {len(hashes)} runs saw identical real batches over their first {common} "
-                         "critic steps")
+                         f"critic steps and started from {init_text}")
     if len(firsts) > 1 and len(set(firsts.values())) < len(firsts):
         lines.append("seeds: WARNING, two seeds started from the same real batch")
     return lines
@@ -219,6 +224,7 @@ def write_results(path_csv: str, path_md: str, title: str, intro: list[str], row
             for col in ("train_s", "steps_per_s"):
                 cells.append(fmt(mean_std([r[col] for r in rs])[0], None))
             lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Real batches (fingerprint of every critic step's batch):", *[f"- {a}" for a in audit], ""]
+    lines += ["", "Same start, same data (fingerprints of the initial networks and of every critic step's real batch):",
+              *[f"- {a}" for a in audit], ""]
     with open(path_md, "w") as fh:
         fh.write("\n".join(lines))

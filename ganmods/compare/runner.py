@@ -136,7 +136,8 @@ def execute_run(run: RunSpec, threads: Optional[int] = None,
     with quiet(), _threads(threads):
         try:
             cli = build_cli(run.config, run.key)
-            recorder = RunRecorder(run.run_dir, run.budget, progress, run.panel_samples, f"{run.variant}, seed {run.seed}")
+            recorder = RunRecorder(run.run_dir, run.budget, progress, run.panel_samples,
+                                   f"{run.variant}, seed {run.seed}")
             recorder.install(cli.trainer)
             cli.trainer.fit(cli.model, datamodule=cli.datamodule)
         finally:

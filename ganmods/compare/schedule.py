@@ -3,8 +3,9 @@
 In parallel mode ``parallel`` worker processes (``python -m ganmods.compare.worker --threads T``, with
 ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` set to ``T`` as well, so ``parallel × T`` threads in all; on a
 2-core machine ``parallel: 2`` with one thread each) take the pending runs one after another, each run's
-output going to ``RUN_DIR/output.log``. The parent follows each run through its ``progress.json``. A failed run does not stop the others; an
-interrupt (Ctrl-C) stops every run, and the next ``ganmods compare`` starts the unfinished ones again.
+output going to ``RUN_DIR/output.log``. The parent follows each run through its ``progress.json``. A
+failed run does not stop the others; an interrupt (Ctrl-C) stops every run, and the next
+``ganmods compare`` starts the unfinished ones again.
 """
 
 from __future__ import annotations
