@@ -17,8 +17,9 @@ import yaml
 from ganmods.cli import main
 from ganmods.compare import (Budget, ComparisonOutcome, check_runs, direction, load_comparison, plan_runs,
                              run_comparison)
+from ganmods.compare.merge import apply_override, deep_merge, parse_override
 from ganmods.compare.progress import ProgressDisplay
-from ganmods.compare.report import best_of, fmt, mean_std, rank_variants
+from ganmods.compare.report import best_of, cell, fmt, mean_std, rank_variants
 from ganmods.data import GANDataModule
 from ganmods.data.stream import SampleBatches
 from ganmods.errors import ConfigurationError
@@ -135,7 +136,7 @@ def test_table_equals_what_the_runs_logged(tiny):
     md = (out / "results.md").read_text()
     for variant in ("sgan", "wgan_gp"):
         rs = [r for r in rows if r["variant"] == variant]
-        cells = [fmt(*mean_std([_num(r[f"{kind}_{m}"]) for r in rs]))
+        cells = [cell([_num(r[f"{kind}_{m}"]) for r in rs])
                  for m in ("modes", "hq", "reverse_kl") for kind in ("final", "best")]
         assert any(line.startswith("| ") and f"| {variant} | 2 | " + " | ".join(cells) + " |" in line
                    for line in md.splitlines()), (variant, cells)
@@ -182,6 +183,45 @@ def test_rerun_with_another_budget_in_the_same_folder_is_refused(tiny, tmp_path)
     path.write_text(yaml.safe_dump(changed))
     with pytest.raises(ConfigurationError, match="different config or budget"):
         _run(str(path), out)
+
+
+def test_a_failing_run_does_not_stop_the_others_and_runs_again_next_time(tmp_path, monkeypatch):
+    import ganmods.compare.schedule as schedule
+
+    real = schedule.execute_run
+
+    def flaky(run, *args, **kwargs):
+        if run.variant == "wgan_gp":
+            raise RuntimeError("simulated crash")
+        return real(run, *args, **kwargs)
+
+    config = _config(tmp_path, seeds=[0])
+    monkeypatch.setattr(schedule, "execute_run", flaky)
+    first = _run(config, tmp_path / "out")
+    assert first.ran == ["sgan/s0"] and first.failed == ["wgan_gp/s0"]
+    assert "simulated crash" in (tmp_path / "out" / "runs" / "wgan_gp" / "s0" / "error.txt").read_text()
+    assert "1/2 runs finished" in (tmp_path / "out" / "results.md").read_text()
+    monkeypatch.setattr(schedule, "execute_run", real)
+    second = _run(config, tmp_path / "out")
+    assert second.ran == ["wgan_gp/s0"] and second.skipped == ["sgan/s0"] and not second.failed
+
+
+def test_merge_rules():
+    shared = {"model": {"class_path": "A", "init_args": {"ema_decay": 0.9, "generator": {"class_path": "G",
+                                                                                         "init_args": {"h": 1}}}}}
+    variant = {"model": {"class_path": "B", "init_args": {"generator": {"class_path": "H", "init_args": {"w": 2}},
+                                                          "n_critic": 5}}}
+    merged = deep_merge(shared, variant)
+    assert merged["model"]["class_path"] == "B" and merged["model"]["init_args"]["ema_decay"] == 0.9
+    assert merged["model"]["init_args"]["generator"] == {"class_path": "H", "init_args": {"w": 2}}  # no leak of h
+    assert shared["model"]["init_args"]["generator"]["init_args"] == {"h": 1}  # inputs untouched
+    assert parse_override("--model.init_args.gp_weight=0.1", "x") == (["model", "init_args", "gp_weight"], 0.1)
+    config: dict = {}
+    apply_override(config, ["data", "dataset_options"], {"std": 0.02})
+    assert config == {"data": {"dataset_options": {"std": 0.02}}}
+    for bad in ("no_equals_sign", "=3", "a..b=1", 5):
+        with pytest.raises(ConfigurationError, match="x must be an override"):
+            parse_override(bad, "x")
 
 
 def test_generator_step_budget_overrides_every_variants_own(tmp_path):
@@ -295,6 +335,8 @@ def test_budget_and_ranking_helpers():
                {"generator_steps": 20, "images_seen": 2, "hq": 0.7}]
     assert best_of(history, {"generator_steps": 30, "images_seen": 3, "hq": 0.7}, "hq", True) == (0.7, 20, 2)
     assert mean_std([1.0]) == (1.0, None) and fmt(*mean_std([1.0, 3.0])) == "2 ± 1.4"
+    assert math.isnan(mean_std([1.0, math.nan])[0]) and cell([1.0, math.nan, 3.0]) == "2 ± 1.4 (1 nan)"
+    assert cell([math.nan, math.nan]) == "nan" and cell([0.5]) == "0.5"
     from ganmods.compare.fairness import Checked
 
     rows = [{"variant": "a", "final_fid": 3.0}, {"variant": "b", "final_fid": 1.0},

@@ -11,8 +11,6 @@ from ganmods.errors import invalid
 
 __all__ = ["apply_override", "deep_merge", "flatten", "get_path", "parse_override"]
 
-_MISSING = object()
-
 
 def deep_merge(base: Any, update: Any, path: tuple[str, ...] = ()) -> Any:
     """Merge ``update`` into a copy of ``base``: mappings merge key by key, anything else is replaced.

@@ -26,7 +26,7 @@ from ganmods.compare.budget import Budget
 from ganmods.compare.config import Comparison, Variant
 from ganmods.errors import ConfigurationError
 
-__all__ = ["RESULT_FILE", "RunSpec", "plan_runs", "read_result", "run_config"]
+__all__ = ["RESULT_FILE", "RunSpec", "fingerprint", "plan_runs", "read_result", "run_config"]
 
 #: Written atomically when a run has finished; its presence (with the same fingerprint) marks it done.
 RESULT_FILE = "result.json"

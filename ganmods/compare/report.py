@@ -8,7 +8,8 @@ hindsight on the evaluation samples, so it flatters; the ranking uses the final 
 
 ``results.md`` ranks variants by the mean over seeds of the final ``rank_by`` metrics (lexicographic, each
 in its own direction; a NaN mean ranks last) and shows ``mean ± std`` with the sample standard deviation
-(``n - 1``; only the mean when there is one seed).
+(``n - 1``; only the mean when there is one seed); a cell with NaN values (a toy reverse KL without any
+high-quality sample) summarises the others and says how many were NaN.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, Optional
 from ganmods.compare.fairness import Checked
 from ganmods.compare.plan import RunSpec
 
-__all__ = ["audit_batches", "best_of", "fmt", "mean_std", "rank_variants", "result_rows", "write_results"]
+__all__ = ["audit_batches", "best_of", "cell", "fmt", "mean_std", "rank_variants", "result_rows", "write_results"]
 
 _RUN_COLUMNS = ("variant", "seed", "status", "generator_steps", "critic_steps", "images_seen", "wall_clock_s",
                 "train_s", "steps_per_s", "critic_steps_per_s")
@@ -119,6 +120,24 @@ def fmt(mean: float, std: Optional[float]) -> str:
     return text if std is None else f"{text} ± {std:.2g}"
 
 
+def cell(values: list[float]) -> str:
+    """A table cell: :func:`fmt` of the finite values' mean and std, then how many values were NaN (a toy
+    reverse KL is NaN when a run has no high-quality sample), e.g. ``"0.98 ± 0.1 (1 nan)"``.
+
+    Args:
+        values: One value per seed.
+
+    Returns:
+        The cell text (``"nan"`` when every value is NaN).
+    """
+    finite = [float(v) for v in values if not math.isnan(float(v))]
+    if not finite:
+        return "nan"
+    text = fmt(*mean_std(finite))
+    missing = len(values) - len(finite)
+    return f"{text} ({missing} nan)" if missing else text
+
+
 def rank_variants(rows: list[dict[str, Any]], checked: Checked) -> list[str]:
     """Variants ordered best first by the mean final ``rank_by`` metrics (lexicographic; NaN last).
 
@@ -168,9 +187,12 @@ def audit_batches(runs: list[RunSpec], results: dict[str, dict[str, Any]]) -> li
         differ = [v for v, h in hashes.items() if h[:common] != reference]
         firsts[seed] = reference[0] if reference else ""
         inits = {r.variant: results[r.key].get("init_digest") for r in runs if r.seed == seed and r.key in results}
-        same_init = len(set(inits.values())) == 1
-        init_text = "the same initial networks" if same_init else \
-            f"DIFFERENT initial networks ({', '.join(f'{v} {d}' for v, d in inits.items())})"
+        if None in inits.values():
+            init_text = "initial networks whose fingerprints were not recorded"
+        elif len(set(inits.values())) == 1:
+            init_text = "the same initial networks"
+        else:
+            init_text = f"DIFFERENT initial networks ({', '.join(f'{v} {d}' for v, d in inits.items())})"
         if differ:
             lines.append(f"seed {seed}: MISMATCH, {', '.join(differ)} saw other real batches than "
                          f"{next(iter(hashes))} within the first {common} critic steps; {init_text}")
@@ -216,9 +238,9 @@ def write_results(path_csv: str, path_md: str, title: str, intro: list[str], row
             rs = [r for r in rows if r["variant"] == variant]
             cells = [str(rank), variant, str(len(rs))]
             for metric in checked.metrics:
-                cells.append(fmt(*mean_std([r[f"final_{metric}"] for r in rs])))
+                cells.append(cell([r[f"final_{metric}"] for r in rs]))
                 if metric in checked.directions:
-                    cells.append(fmt(*mean_std([r[f"best_{metric}"] for r in rs])))
+                    cells.append(cell([r[f"best_{metric}"] for r in rs]))
             for col in ("generator_steps", "images_seen"):
                 cells.append(f"{mean_std([r[col] for r in rs])[0]:.0f}")
             for col in ("train_s", "steps_per_s"):
