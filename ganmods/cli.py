@@ -1,7 +1,8 @@
 """The ``ganmods`` command line: LightningCLI with ganmods' modules, data and defaults.
 
 ``ganmods fit -c configs/toy/wgan_gp.yaml`` trains; ``validate``, ``test`` and ``predict`` work as in
-LightningCLI; ``ganmods generate --ckpt PATH --n N --out OUT`` samples from any checkpoint. Bad input prints one line, ``ganmods: error: ...``, and exits with status 2.
+LightningCLI; ``ganmods generate --ckpt PATH --n N --out OUT`` samples from any checkpoint;
+``ganmods compare -c CONFIG.yaml [--out DIR]`` runs variants × seeds under one budget (:mod:`ganmods.compare`). Bad input prints one line, ``ganmods: error: ...``, and exits with status 2.
 """
 
 from __future__ import annotations
@@ -120,6 +121,10 @@ def main(args: Optional[list[str]] = None) -> int:
             from ganmods.generate import generate_main
 
             return generate_main(argv[1:])
+        if argv[:1] == ["compare"]:
+            from ganmods.compare import compare_main
+
+            return compare_main(argv[1:])
         GANCLI(args=args)
     except Exception as err:  # noqa: BLE001 - only ganmods' own bad-input errors are turned into one line
         cause = _configuration_error(err)

@@ -1,0 +1,66 @@
+"""``ganmods compare -c CONFIG.yaml [--out DIR]``: variants × seeds under one budget, a table and plots.
+
+    ganmods compare -c configs/compare/ring8.yaml --out runs/compare/ring8     # run (or resume) it
+    ganmods compare -c configs/compare/ring8.yaml --dry-run                    # check and show the plan
+    ganmods compare -c configs/compare/ring8.yaml --variants sgan wgan_gp --seeds 0 --parallel 1
+    ganmods compare -c configs/compare/ring8.yaml --wandb                      # + wandb, one group per comparison
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional
+
+from ganmods.compare.schedule import Interrupted
+
+__all__ = ["compare_main"]
+
+
+def compare_main(argv: Optional[list[str]] = None) -> int:
+    """Entry point of ``ganmods compare``.
+
+    Args:
+        argv: Arguments after ``compare`` (``None``: ``sys.argv[2:]``).
+
+    Returns:
+        0 when every run has finished, 1 when some failed, 130 when interrupted (finished runs are kept:
+        repeat the command to resume).
+
+    Raises:
+        ConfigurationError: For bad input, before any run starts (``ganmods`` prints it as one line).
+    """
+    from ganmods.compare.orchestrate import run_comparison
+
+    parser = argparse.ArgumentParser(prog="ganmods compare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-c", "--config", required=True, help="comparison config (YAML; see configs/compare/)")
+    parser.add_argument("--out", default=None, help="output folder (default runs/compare/<name>)")
+    parser.add_argument("--variants", nargs="+", default=None, help="run only these variants")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="run only these seeds")
+    parser.add_argument("--parallel", type=int, default=None, help="runs at once (replaces the config's)")
+    parser.add_argument("--wandb", action="store_true",
+                        help="also log to wandb, offline (runs grouped by the comparison's name; `wandb sync` uploads)")
+    parser.add_argument("--dry-run", action="store_true", help="check everything and print the plan; run nothing")
+    parser.add_argument("--no-bars", action="store_true", help="plain progress lines even on a terminal")
+    args = parser.parse_args(sys.argv[2:] if argv is None else argv)
+    os.environ.setdefault("WANDB_SILENT", "true")
+    try:
+        outcome = run_comparison(args.config, out_dir=args.out, variants=args.variants, seeds=args.seeds,
+                                 parallel=args.parallel, dry_run=args.dry_run, bars=False if args.no_bars else None,
+                                 wandb=args.wandb)
+    except Interrupted:
+        print("ganmods compare: interrupted; finished runs are kept, repeat the command to resume.", file=sys.stderr)
+        return 130
+    if args.dry_run:
+        return 0
+    out = outcome.out_dir
+    print(f"ganmods compare: {len(outcome.ran)} run(s) finished now, {len(outcome.skipped)} already finished, "
+          f"{len(outcome.failed)} failed, in {outcome.seconds:.0f} s. Results: {os.path.join(out, 'results.md')}, "
+          f"{os.path.join(out, 'results.csv')}, plots in {os.path.join(out, 'plots')}", file=sys.stderr)
+    if outcome.failed:
+        print(f"ganmods compare: failed: {', '.join(outcome.failed)}; repeat the command to run them again.",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,170 @@
+"""Checks made before any run starts: every variant builds, fairness holds, the metrics are known.
+
+:func:`check_runs` instantiates every variant once (its first seed's run config, through the same parser
+as ``ganmods fit``, so a bad key, type or value anywhere fails here and not after an hour of training),
+compares what it built with ``shared`` and runs the evaluation protocol once on the untrained generator to
+learn the metric names (and to fail early when the metric itself cannot run).
+
+Fairness (``strict: true`` refuses any difference; ``strict: false`` records them in the report):
+
+* generator and discriminator: class and every argument (defaults filled in) equal the shared networks';
+* every ``shared.model.init_args`` value is kept (e.g. ``ema_decay``, which decides what is scored);
+* the data section equals the shared one, seed aside: same dataset, batches, held-out set and evaluation
+  protocol (``eval_samples``, ``eval_seed``, ``metric``), hence the same real batches per seed;
+* the trainer section equals the shared one (logger and folders aside, which are per run).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ganmods.compare.config import Comparison
+from ganmods.compare.merge import flatten, get_path
+from ganmods.compare.plan import RunSpec
+from ganmods.compare.runner import build_cli, quiet
+from ganmods.errors import ConfigurationError
+
+__all__ = ["Checked", "check_runs", "direction"]
+
+_PER_RUN_TRAINER = ("logger", "default_root_dir", "enable_progress_bar", "max_epochs")
+_HIGHER = {"modes": True, "hq": True, "reverse_kl": False}
+
+
+def direction(metric: str, declared: Optional[dict[str, bool]] = None) -> Optional[bool]:
+    """Whether higher is better for a metric: True (``modes``, ``hq``), False (``reverse_kl``, ``fid*``,
+    ``kid*``), ``None`` when unknown or not a score (``kid_*_std``, a spread).
+
+    Args:
+        metric: The metric name (as the datamodule's ``evaluate`` returns it).
+        declared: ``evaluation.higher_is_better`` of the comparison (takes precedence).
+
+    Returns:
+        True, False or None.
+    """
+    if declared and metric in declared:
+        return declared[metric]
+    if metric in _HIGHER:
+        return _HIGHER[metric]
+    if metric.endswith("_std"):
+        return None
+    if metric.startswith(("fid", "kid")):
+        return False
+    return None
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the checks found.
+
+    Args:
+        metrics: The protocol's metric names, in its order.
+        directions: Metric -> higher is better (only metrics with a direction).
+        rank_by: The metrics that rank the variants.
+        deviations: Variant -> the shared pieces it changes (empty under ``strict``).
+    """
+
+    metrics: tuple[str, ...]
+    directions: dict[str, bool]
+    rank_by: tuple[str, ...]
+    deviations: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _net_spec(spec: Any) -> Any:
+    """A network spec with every default filled in (by building it), or the spec itself if it cannot be."""
+    from ganmods.spec import NotRecordable, from_spec, to_spec
+
+    try:
+        return to_spec(from_spec(spec))
+    except (ImportError, NotRecordable, TypeError, ValueError):
+        return spec
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _deviations(shared: dict[str, Any], config: dict[str, Any], built: Any) -> list[str]:
+    found = []
+    from ganmods.spec import NotRecordable, to_spec
+
+    for net in ("generator", "discriminator"):
+        want = _net_spec(shared["model"]["init_args"][net])
+        try:
+            got = to_spec(getattr(built.model, net))
+        except NotRecordable:
+            got = get_path(config, ("model", "init_args", net))
+        if got != want:
+            found.append(f"model.init_args.{net} (shared {_short(want)}, variant {_short(got)})")
+    for path, value in flatten(shared["model"].get("init_args") or {}, ("model", "init_args")):
+        if path[2] in ("generator", "discriminator"):
+            continue
+        got = get_path(config, path, "<unset>")
+        if got != value:
+            found.append(f"{'.'.join(path)} (shared {_short(value)}, variant {_short(got)})")
+    for section, skip in (("data", ("seed",)), ("trainer", _PER_RUN_TRAINER)):
+        want = {k: v for k, v in shared[section].items() if k not in skip}
+        got = {k: v for k, v in config[section].items() if k not in skip}
+        for key in sorted(set(want) | set(got)):
+            if want.get(key, "<unset>") != got.get(key, "<unset>"):
+                found.append(f"{section}.{key} (shared {_short(want.get(key, '<unset>'))}, variant "
+                             f"{_short(got.get(key, '<unset>'))})")
+    return found
+
+
+def check_runs(comparison: Comparison, runs: list[RunSpec]) -> Checked:
+    """Build every variant once and check fairness and the evaluation protocol, before any run starts.
+
+    Args:
+        comparison: The comparison.
+        runs: Its runs (from :func:`~ganmods.compare.plan.plan_runs`).
+
+    Returns:
+        The metric names, directions, ranking metrics and (non-strict) deviations.
+
+    Raises:
+        ConfigurationError: If a variant does not build (bad key, type or value), a variant changes a shared
+            piece under ``strict``, the variants' protocols give different metrics, or ``evaluation.rank_by``
+            names a metric the protocol does not return or whose direction is unknown.
+    """
+    deviations: dict[str, list[str]] = {}
+    metric_sets: dict[str, tuple[str, ...]] = {}
+    first_seed = comparison.seeds[0]
+    with quiet():
+        for variant in comparison.variants:
+            run = next(r for r in runs if r.variant == variant.name and r.seed == first_seed)
+            built = build_cli(run.config, f"variants.{variant.name}")
+            found = _deviations(comparison.shared, run.config, built)
+            if found and comparison.strict:
+                raise ConfigurationError(
+                    f"variants.{variant.name} must use the shared networks, data, trainer and model settings "
+                    f"(strict fairness); it changes {'; '.join(found)}. Make the variant keep them, or set "
+                    "strict: false to compare anyway (the report then lists the differences)."
+                )
+            if found:
+                deviations[variant.name] = found
+            data_key = json.dumps({k: v for k, v in run.config["data"].items() if k != "seed"}, sort_keys=True,
+                                  default=str)
+            if data_key not in metric_sets:
+                evaluate = getattr(built.datamodule, "evaluate", None)
+                metric_sets[data_key] = tuple(evaluate(built.model)) if callable(evaluate) else ()
+    names = list(metric_sets.values())
+    if any(n != names[0] for n in names):
+        raise ConfigurationError(f"variants must be scored by the same metrics; their data sections give {names}.")
+    metrics = names[0]
+    if not metrics:
+        raise ConfigurationError("data must define an evaluation protocol with metrics (toy data, or "
+                                 "data.metric for images); got none.")
+    declared = comparison.evaluation.higher_is_better
+    directions = {m: d for m in metrics if (d := direction(m, declared)) is not None}
+    rank_by = comparison.evaluation.rank_by or tuple(m for m in metrics if m in directions)
+    for metric in rank_by:
+        if metric not in metrics:
+            raise ConfigurationError(f"evaluation.rank_by must name metrics of the protocol ({list(metrics)}); "
+                                     f"got {metric!r}.")
+        if metric not in directions:
+            raise ConfigurationError(f"evaluation.rank_by: the direction of {metric!r} is unknown; declare it in "
+                                     f"evaluation.higher_is_better (e.g. {{{metric}: true}}).")
+    return Checked(metrics, directions, tuple(rank_by), deviations)

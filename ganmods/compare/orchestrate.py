@@ -1,0 +1,174 @@
+"""``run_comparison``: check everything, run what is not finished, write the tables and plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional, TextIO
+
+from ganmods.compare.config import Comparison, load_comparison
+from ganmods.compare.fairness import Checked, check_runs
+from ganmods.compare.plan import RunSpec, plan_runs, read_result
+from ganmods.compare.plots import plot_curves, plot_samples
+from ganmods.compare.progress import ProgressDisplay
+from ganmods.compare.recorder import atomic_write
+from ganmods.compare.report import audit_batches, result_rows, write_results
+from ganmods.compare.schedule import run_parallel, run_sequential
+
+__all__ = ["ComparisonOutcome", "default_out", "run_comparison"]
+
+
+@dataclass
+class ComparisonOutcome:
+    """What a ``ganmods compare`` invocation did.
+
+    Args:
+        out_dir: The output folder.
+        runs: Every planned run.
+        skipped: Runs already finished before this invocation (not run again).
+        ran: Runs finished by this invocation.
+        failed: Runs that failed in this invocation.
+        checked: The checks' findings.
+        seconds: Wall-clock of the invocation.
+    """
+
+    out_dir: str
+    runs: list[RunSpec]
+    skipped: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    checked: Optional[Checked] = None
+    seconds: float = 0.0
+
+
+def default_out(comparison: Comparison) -> str:
+    """The default output folder, ``runs/compare/<name>``.
+
+    Args:
+        comparison: The comparison.
+
+    Returns:
+        The path.
+    """
+    return os.path.join("runs", "compare", comparison.name)
+
+
+def _intro(comparison: Comparison, checked: Checked, n_done: int, n_runs: int) -> list[str]:
+    budget = comparison.budget
+    lines = [
+        f"{len(comparison.variants)} variants × {len(comparison.seeds)} seeds "
+        f"({', '.join(map(str, comparison.seeds))}), {n_done}/{n_runs} runs finished. "
+        f"Budget per run: {budget.describe()}"
+        + ("." if budget.reproducible else " of training wall-clock: NOT reproducible (depends on the machine "
+           "and its load)."),
+        f"Ranked by the mean final {', then '.join(checked.rank_by)} over seeds; cells are mean ± sample std over "
+        "seeds; \"best\" is the best validation of each run (chosen with hindsight), \"final\" the score after "
+        "the budget. ↑ higher is better, ↓ lower is better.",
+    ]
+    if comparison.description:
+        lines.insert(0, comparison.description + "\n")
+    if comparison.overrides:
+        lines.append(f"Applied to every variant: `{'`, `'.join(comparison.overrides)}`.")
+    if comparison.strict:
+        lines.append("Fairness: strict. Every run has the same networks, data (and real batches per seed), trainer "
+                     "and evaluation protocol; variants differ only in their model lines.")
+    else:
+        lines.append("Fairness: not strict." + ("" if checked.deviations else " No variant changes a shared piece."))
+        for variant, found in checked.deviations.items():
+            lines.append(f"- **{variant}** differs from shared in: {'; '.join(found)}")
+    lines.append(f"Runs: {comparison.parallel} at a time, {comparison.threads_per_run or 'default'} torch "
+                 f"thread(s) each, on {os.cpu_count()} CPU core(s). Per-run rows: results.csv; curves and samples: "
+                 "plots/; each run's logs and checkpoints: runs/<variant>/s<seed>/.")
+    return lines
+
+
+def _write_reports(comparison: Comparison, checked: Checked, runs: list[RunSpec], results: dict[str, Any],
+                   out_dir: str, plots: bool) -> None:
+    rows = result_rows(runs, results, checked)
+    write_results(os.path.join(out_dir, "results.csv"), os.path.join(out_dir, "results.md"),
+                  f"Comparison `{comparison.name}`", _intro(comparison, checked, len(results), len(runs)), rows,
+                  checked, audit_batches(runs, results))
+    if plots and results:
+        plot_dir = os.path.join(out_dir, "plots")
+        os.makedirs(plot_dir, exist_ok=True)
+        title = f"{comparison.name}: {comparison.budget.describe()} per run"
+        plot_curves(runs, results, checked, "images_seen", os.path.join(plot_dir, "metric_vs_images.png"), title)
+        plot_curves(runs, results, checked, "train_s", os.path.join(plot_dir, "metric_vs_seconds.png"), title)
+        plot_samples(runs, results, os.path.join(plot_dir, "samples.png"), title)
+
+
+def run_comparison(config: str, out_dir: Optional[str] = None, variants: Optional[list[str]] = None,
+                   seeds: Optional[list[int]] = None, parallel: Optional[int] = None, dry_run: bool = False,
+                   stream: Optional[TextIO] = None, bars: Optional[bool] = None, wandb: bool = False
+                   ) -> ComparisonOutcome:
+    """Run a comparison: check the config and every variant, run the runs that have not finished, and
+    write ``results.csv``, ``results.md`` and ``plots/`` into ``out_dir``.
+
+    Nothing runs until every check has passed (see :func:`~ganmods.compare.config.load_comparison` and
+    :func:`~ganmods.compare.fairness.check_runs`). Runs whose folder holds a result of the same config are
+    skipped, so repeating the command resumes an interrupted comparison.
+
+    Args:
+        config: The comparison config (YAML).
+        out_dir: Output folder (default ``runs/compare/<name>``).
+        variants: Only these variants.
+        seeds: Only these seeds.
+        parallel: Replaces the config's ``parallel``.
+        dry_run: Check and print the plan, run nothing, write nothing.
+        stream: Where progress goes (default ``sys.stderr``).
+        bars: Progress bars (default: when ``stream`` is a terminal).
+        wandb: Also log every run to wandb (offline; grouped by the comparison's name).
+
+    Returns:
+        What was skipped, run and failed.
+
+    Raises:
+        ConfigurationError: For bad input, before any run starts.
+        Interrupted: On Ctrl-C.
+    """
+    start = time.perf_counter()
+    stream = stream or sys.stderr
+    comparison = load_comparison(config, variants=variants, seeds=seeds, parallel=parallel, wandb=wandb)
+    out_dir = out_dir or default_out(comparison)
+    runs = plan_runs(comparison, out_dir)
+    results = {r.key: res for r in runs if (res := read_result(r)) is not None}
+    checked = check_runs(comparison, runs)
+    outcome = ComparisonOutcome(out_dir, runs, skipped=list(results), checked=checked)
+    pending = [r for r in runs if r.key not in results]
+    mode = "in this process" if comparison.parallel == 1 else f"{comparison.parallel} processes at a time"
+    print(f"ganmods compare: {comparison.name}: {len(comparison.variants)} variants × {len(comparison.seeds)} seeds "
+          f"= {len(runs)} runs of {comparison.budget.describe()}; {len(results)} finished, {len(pending)} to run "
+          f"({mode}); metrics {', '.join(checked.metrics)}; out {out_dir}", file=stream, flush=True)
+    if dry_run:
+        return outcome
+    os.makedirs(out_dir, exist_ok=True)
+    atomic_write(os.path.join(out_dir, "comparison.json"), json.dumps({
+        "name": comparison.name, "config": os.path.abspath(config), "seeds": list(comparison.seeds),
+        "budget": {comparison.budget.unit: comparison.budget.value}, "strict": comparison.strict,
+        "overrides": list(comparison.overrides),
+        "metrics": list(checked.metrics), "rank_by": list(checked.rank_by), "deviations": checked.deviations,
+        "variants": {v.name: {"source": v.source, "overrides": list(v.overrides), "config": v.config}
+                     for v in comparison.variants}}, indent=1, default=str))
+
+    def on_done(run: RunSpec, result: Optional[dict[str, Any]]) -> None:
+        if result is None:
+            outcome.failed.append(run.key)
+            return
+        results[run.key] = result
+        outcome.ran.append(run.key)
+        _write_reports(comparison, checked, runs, results, out_dir, plots=False)
+
+    display = ProgressDisplay(len(runs), len(results), comparison.budget, stream=stream, bars=bars)
+    try:
+        if comparison.parallel == 1:
+            run_sequential(pending, comparison.threads_per_run, display, on_done)
+        else:
+            run_parallel(pending, comparison.parallel, comparison.threads_per_run, display, on_done)
+    finally:
+        display.close()
+        _write_reports(comparison, checked, runs, results, out_dir, plots=True)
+        outcome.seconds = time.perf_counter() - start
+    return outcome

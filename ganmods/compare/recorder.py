@@ -1,0 +1,284 @@
+"""What a comparison records inside each run: metric history, real batches, timing, progress, final score.
+
+:class:`RunRecorder` is a Lightning callback that also adds a small logger to the trainer, so it sees
+exactly the values the module sends its loggers at every validation (``val/<metric>`` with the counters,
+at the generator step). It keeps, per validation, the protocol metrics with ``generator_steps``,
+``critic_steps``, ``images_seen`` and the training wall-clock; a fingerprint of every real batch the critic
+trained on (``batches.txt``, one hash per critic step) and of the initial networks; and after training it
+scores the generator by the datamodule's ``evaluate`` (the *final* metrics, logged as ``final/<metric>`` to
+every logger) and draws ``final.png`` (the toy scatter over the critic's contour, or an image grid).
+
+Training wall-clock (``train_s``) starts when training starts and leaves out validation and the final
+evaluation, so it measures the optimisation itself; ``wall_s`` counts everything since ``fit`` began.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import time
+from typing import Any, Callable, Optional
+
+import lightning.pytorch as pl
+from lightning.pytorch.loggers import Logger
+
+from ganmods.compare.budget import Budget, BudgetStop
+
+__all__ = ["RunRecorder", "atomic_write"]
+
+_COUNTERS = ("generator_steps", "critic_steps", "images_seen")
+
+
+def atomic_write(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (never a half-written file).
+
+    Args:
+        path: Destination.
+        text: Content.
+    """
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class _HistorySink(Logger):
+    """A logger that hands every logged dict to the recorder (nothing written by itself)."""
+
+    def __init__(self, recorder: "RunRecorder") -> None:
+        super().__init__()
+        self._recorder = recorder
+
+    @property
+    def name(self) -> str:
+        return "compare_history"
+
+    @property
+    def version(self) -> int:
+        return 0
+
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def log_metrics(self, metrics: dict[str, float], step: Optional[int] = None) -> None:
+        self._recorder._logged(metrics, step)
+
+
+class RunRecorder(pl.Callback):
+    """Records one comparison run (see the module docstring) and enforces its budget.
+
+    Args:
+        run_dir: The run's folder (``history.csv``, ``batches.txt``, ``progress.json``, ``final.png``).
+        budget: The run's budget (``images``/``seconds`` budgets stop training from here).
+        progress: Called with the progress state about twice a second (in-process display).
+        panel_samples: Points (toy) or images drawn into ``final.png``; ``None``: 1000 points / 64 images.
+        title: Title of ``final.png``.
+    """
+
+    def __init__(self, run_dir: str, budget: Budget, progress: Optional[Callable[[dict[str, Any]], None]] = None,
+                 panel_samples: Optional[int] = None, title: str = "") -> None:
+        self.run_dir = run_dir
+        self.budget = budget
+        self.progress = progress
+        self.panel_samples = panel_samples
+        self.title = title
+        self.history: list[dict[str, float]] = []
+        self.batch_hashes: list[str] = []
+        self.final: Optional[dict[str, float]] = None
+        self.final_counters: dict[str, int] = {}
+        self.stop = BudgetStop(budget, self.train_seconds)
+        self._sink = _HistorySink(self)
+        self._fit_start = self._train_start = None  # type: Optional[float]
+        self._val_start: Optional[float] = None
+        self._val_total = 0.0
+        self._steps_before = 0
+        self._last_report = 0.0
+        self._module: Optional[pl.LightningModule] = None
+        self.init_digest = ""
+
+    # ------------------------------------------------------------------ wiring and clocks
+    def install(self, trainer: pl.Trainer) -> None:
+        """Add this recorder (and its budget stop) before the checkpoint callbacks, and its logger last.
+
+        Args:
+            trainer: The run's trainer, before ``fit``.
+        """
+        callbacks = trainer.callbacks
+        first_ckpt = next((i for i, c in enumerate(callbacks) if isinstance(c, pl.callbacks.ModelCheckpoint)),
+                          len(callbacks))
+        callbacks[first_ckpt:first_ckpt] = [self, self.stop]
+        trainer.loggers = [*trainer.loggers, self._sink]
+
+    def train_seconds(self) -> float:
+        """Training wall-clock so far: since training started, without validation time.
+
+        Returns:
+            Seconds (0 before training starts).
+        """
+        if self._train_start is None:
+            return 0.0
+        now = self._val_start if self._val_start is not None else time.perf_counter()
+        return now - self._train_start - self._val_total
+
+    def wall_seconds(self) -> float:
+        """Seconds since ``fit`` began (validation and evaluation included).
+
+        Returns:
+            Seconds.
+        """
+        return 0.0 if self._fit_start is None else time.perf_counter() - self._fit_start
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Start the wall clock and fingerprint the initial generator and critic."""
+        self._fit_start = time.perf_counter()
+        self._module = pl_module
+        digest = hashlib.blake2b(digest_size=8)
+        for net in (pl_module.generator, pl_module.discriminator):
+            for name, value in net.state_dict().items():
+                digest.update(name.encode())
+                digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+        self.init_digest = digest.hexdigest()
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Start the training clock (after the sanity check)."""
+        self._train_start = time.perf_counter()
+        self._val_total = 0.0
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Pause the training clock during validation."""
+        if not trainer.sanity_checking and self._train_start is not None:
+            self._val_start = time.perf_counter()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Resume the training clock."""
+        if self._val_start is not None:
+            self._val_total += time.perf_counter() - self._val_start
+            self._val_start = None
+
+    # ------------------------------------------------------------------ per step
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        """Remember the critic step count, to record only batches that were trained on."""
+        self._steps_before = int(pl_module.critic_steps)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        """Fingerprint the real batch of this critic step and report progress."""
+        if int(pl_module.critic_steps) > self._steps_before:
+            real = batch[0] if isinstance(batch, (list, tuple)) else batch
+            data = real.detach().cpu().contiguous().numpy().tobytes()
+            self.batch_hashes.append(hashlib.blake2b(data, digest_size=8).hexdigest())
+        now = time.perf_counter()
+        if now - self._last_report >= 0.5:
+            self._last_report = now
+            self._report(pl_module)
+
+    def _state(self, pl_module: pl.LightningModule) -> dict[str, Any]:
+        counters = {k: int(getattr(pl_module, k)) for k in _COUNTERS}
+        train_s = self.train_seconds()
+        return {**counters, "train_s": train_s,
+                "fraction": self.budget.fraction(counters["generator_steps"], counters["images_seen"], train_s)}
+
+    def _report(self, pl_module: pl.LightningModule) -> None:
+        state = self._state(pl_module)
+        atomic_write(os.path.join(self.run_dir, "progress.json"), json.dumps(state))
+        if self.progress is not None:
+            self.progress(state)
+
+    # ------------------------------------------------------------------ validation history
+    def _logged(self, metrics: dict[str, float], step: Optional[int]) -> None:
+        values = {k[4:]: float(v) for k, v in metrics.items() if k.startswith("val/")}
+        if not values or self._module is None or self._module.trainer.sanity_checking:
+            return
+        row: dict[str, float] = {k: int(metrics.get(f"counters/{k}", getattr(self._module, k))) for k in _COUNTERS}
+        row.update(train_s=self.train_seconds(), wall_s=self.wall_seconds(), **values)
+        self.history.append(row)
+
+    # ------------------------------------------------------------------ the end
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Score the generator by the datamodule's protocol, log ``final/<metric>``, draw ``final.png``,
+        and write ``history.csv`` and ``batches.txt``."""
+        datamodule = trainer.datamodule
+        train_s = self.train_seconds()
+        evaluate = getattr(datamodule, "evaluate", None)
+        final = {k: float(v) for k, v in evaluate(pl_module).items()} if callable(evaluate) else {}
+        self.final_counters = {k: int(getattr(pl_module, k)) for k in _COUNTERS}
+        self.final_train_s = train_s
+        values: dict[str, float] = {f"final/{k}": v for k, v in final.items()}
+        values.update({f"counters/{k}": v for k, v in self.final_counters.items()})
+        for logger in trainer.loggers:
+            if logger is not self._sink:
+                logger.log_metrics(values, step=self.final_counters["generator_steps"])
+                logger.save()
+        self._write_history()
+        with open(os.path.join(self.run_dir, "batches.txt"), "w") as fh:
+            fh.write("".join(h + "\n" for h in self.batch_hashes))
+        try:
+            self._draw(pl_module, datamodule, final)
+        finally:
+            self.final = final
+            self._report(pl_module)
+
+    def _write_history(self) -> None:
+        keys: list[str] = []
+        for row in self.history:
+            keys.extend(k for k in row if k not in keys)
+        with open(os.path.join(self.run_dir, "history.csv"), "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.history)
+
+    def _draw(self, pl_module: Any, datamodule: Any, final: dict[str, float]) -> None:
+        shape = tuple(getattr(datamodule, "data_shape", ()))
+        scores = ", ".join(f"{k} {v:.3g}" for k, v in final.items() if not (isinstance(v, float) and math.isnan(v)))
+        title = f"{self.title}\n{scores}" if scores else self.title
+        path = os.path.join(self.run_dir, "final.png")
+        if shape == (2,):
+            import matplotlib.pyplot as plt
+
+            from ganmods.callbacks import plot_toy
+
+            n = self.panel_samples or 1000
+            critic = pl_module.discriminator
+            was_training = critic.training
+            critic.eval()
+            try:
+                fig = plot_toy(datamodule.real_samples(n, seed=0), pl_module.sample(n, seed=0).cpu(),
+                               critic=lambda x: critic(x.to(pl_module.device)), bounds=datamodule.distribution.bounds(),
+                               title=title)
+            finally:
+                critic.train(was_training)
+            fig.savefig(path)
+            plt.close(fig)
+        elif len(shape) == 3:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            from ganmods.callbacks import image_grid
+
+            grid = image_grid(pl_module.sample(self.panel_samples or 64, seed=0), nrow=8)
+            fig, ax = plt.subplots(figsize=(5, 5.4), dpi=100)
+            ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.axis("off")
+            ax.set_title(title, fontsize=9)
+            fig.tight_layout()
+            fig.savefig(path)
+            plt.close(fig)
+
+    def result(self) -> dict[str, Any]:
+        """The run's record (after training): counters, clocks, final metrics, history, batch and initial
+        network digests.
+
+        Returns:
+            A JSON-serialisable mapping.
+        """
+        digest = hashlib.sha256("".join(self.batch_hashes).encode()).hexdigest()[:16]
+        return {**self.final_counters, "train_s": self.final_train_s, "final": self.final, "history": self.history,
+                "batches": len(self.batch_hashes), "batch_digest": digest, "init_digest": self.init_digest}
