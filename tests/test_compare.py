@@ -359,7 +359,7 @@ def test_shipped_comparison_configs_check(monkeypatch):
         assert len(digits.variants) == 9 and digits.shared["data"]["dataset"] == "digits"
 
 
-@pytest.mark.slow  # two worker processes each import torch and Lightning (~5-10 s on a busy 2-core machine)
+@pytest.mark.slow  # two worker processes each import torch and Lightning: 8 s on an idle 2-core machine, ~30 s busy
 def test_parallel_runs_match_the_in_process_runs(tiny, tmp_path):
     config, out, _ = tiny
     outcome = _run(config, tmp_path / "par", parallel=2, seeds=[0])

@@ -15,7 +15,7 @@ A comparison config (YAML)::
     overrides: [model.init_args.ema_decay=0.99]   # optional: applied to shared AND to every variant after
                                  # its config file, e.g. to change a value every variant file sets
     shared:                      # what every run shares: a `ganmods fit` config without the variant lines
-      model: {init_args: {generator: {...}, discriminator: {...}, ema_decay: 0.995}}
+      model: {init_args: {generator: {...}, discriminator: {...}, log_interval: 50}}
       data: {dataset: ring8, batch_size: 256, ...}     # data, and the evaluation protocol (eval_*, metric)
       trainer: {accelerator: cpu, callbacks: [...], logger: ...}
     variants:                    # name -> a variant config, a list of overrides, or both

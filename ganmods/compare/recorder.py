@@ -32,18 +32,20 @@ __all__ = ["RunRecorder", "atomic_write"]
 _COUNTERS = ("generator_steps", "critic_steps", "images_seen")
 
 
-def atomic_write(path: str, text: str) -> None:
+def atomic_write(path: str, text: str, sync: bool = True) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename (never a half-written file).
 
     Args:
         path: Destination.
         text: Content.
+        sync: Flush the file to disk before the rename (so it survives a crash of the machine too).
     """
     tmp = f"{path}.tmp.{os.getpid()}"
     with open(tmp, "w") as fh:
         fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if sync:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
@@ -186,7 +188,7 @@ class RunRecorder(pl.Callback):
 
     def _report(self, pl_module: pl.LightningModule) -> None:
         state = self._state(pl_module)
-        atomic_write(os.path.join(self.run_dir, "progress.json"), json.dumps(state))
+        atomic_write(os.path.join(self.run_dir, "progress.json"), json.dumps(state), sync=False)
         if self.progress is not None:
             self.progress(state)
 
