@@ -202,3 +202,16 @@ BAD = [
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ConfigurationError, match=message.replace("[", "\\[").replace("]", "\\]")):
         SampleGrid(**kwargs)
+
+
+def test_every_n_validations_base_counts_and_returns_the_folder_on_rank_zero_only():
+    from types import SimpleNamespace
+
+    from ganmods.callbacks.periodic import EveryNValidations
+
+    cb = EveryNValidations(every_n_validations=2)
+    rank0 = SimpleNamespace(log_dir="logs", default_root_dir="root", global_rank=0)
+    assert [cb._due_log_dir(rank0) for _ in range(4)] == ["logs", None, "logs", None]
+    other = EveryNValidations()
+    assert other._due_log_dir(SimpleNamespace(log_dir=None, default_root_dir="root", global_rank=1)) is None
+    assert other._due_log_dir(SimpleNamespace(log_dir=None, default_root_dir="root", global_rank=0)) == "root"

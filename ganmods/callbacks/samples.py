@@ -9,6 +9,7 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
+from ganmods.callbacks.periodic import EveryNValidations
 from ganmods.errors import check_positive_int, invalid
 
 __all__ = ["SampleGrid", "image_grid"]
@@ -44,7 +45,7 @@ def image_grid(images: Tensor, nrow: int = 8, padding: int = 2) -> Tensor:
     return grid.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
 
 
-class SampleGrid(pl.Callback):
+class SampleGrid(EveryNValidations):
     """After every validation (not during the sanity check), generate ``n`` images from fixed latents
     (``pl_module.sample(n, seed=seed)``, the EMA generator when EMA is on), tile them into a grid, save
     it as a PNG and send it to every logger that takes images.
@@ -91,13 +92,12 @@ class SampleGrid(pl.Callback):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise invalid("seed", "an integer", seed)
         self.seed = seed
-        self.every_n_validations = check_positive_int("every_n_validations", every_n_validations)
+        super().__init__(every_n_validations)
         if (not isinstance(dirname, str) or not dirname or os.path.isabs(dirname)
                 or os.pardir in dirname.replace("\\", "/").split("/")):
             raise invalid("dirname", "a non-empty relative folder name inside the log directory", dirname)
         self.dirname = dirname
         self.padding = check_positive_int("padding", padding, 0)
-        self._count = 0
         self.last_path: Optional[str] = None
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -112,11 +112,8 @@ class SampleGrid(pl.Callback):
         shape = getattr(getattr(trainer, "datamodule", None), "data_shape", None)
         if shape is not None and len(tuple(shape)) != 3:
             return
-        self._count += 1
-        if (self._count - 1) % self.every_n_validations:
-            return
-        log_dir = trainer.log_dir or trainer.default_root_dir  # a collective under DDP: every rank asks
-        if trainer.global_rank != 0:
+        log_dir = self._due_log_dir(trainer)  # every rank takes part (a collective under DDP)
+        if log_dir is None:
             return
         images = pl_module.sample(self.n, seed=self.seed)
         if images.dim() != 4 or images.shape[1] not in (1, 3):

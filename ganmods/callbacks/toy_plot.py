@@ -8,6 +8,7 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 
+from ganmods.callbacks.periodic import EveryNValidations
 from ganmods.errors import check_positive_int
 
 __all__ = ["ToyPlot", "plot_toy"]
@@ -61,7 +62,7 @@ def plot_toy(
     return fig
 
 
-class ToyPlot(pl.Callback):
+class ToyPlot(EveryNValidations):
     """After every validation, save a PNG of samples over the data and the critic's contour (as in the
     WGAN-GP paper's toy figure) and send it to the loggers that take images.
 
@@ -80,8 +81,7 @@ class ToyPlot(pl.Callback):
     def __init__(self, n_samples: int = 1000, seed: int = 0, every_n_validations: int = 1) -> None:
         self.n_samples = check_positive_int("n_samples", n_samples)
         self.seed = seed
-        self.every_n_validations = check_positive_int("every_n_validations", every_n_validations)
-        self._count = 0
+        super().__init__(every_n_validations)
         self.last_path: Optional[str] = None
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -89,11 +89,8 @@ class ToyPlot(pl.Callback):
         datamodule = getattr(trainer, "datamodule", None)
         if trainer.sanity_checking or datamodule is None or tuple(getattr(datamodule, "data_shape", ())) != (2,):
             return
-        self._count += 1
-        if (self._count - 1) % self.every_n_validations:
-            return
-        log_dir = trainer.log_dir or trainer.default_root_dir  # a collective under DDP: every rank asks
-        if trainer.global_rank != 0:
+        log_dir = self._due_log_dir(trainer)  # every rank takes part (a collective under DDP)
+        if log_dir is None:
             return
         import matplotlib.pyplot as plt
 
