@@ -71,13 +71,15 @@ def _adam(params: Any) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=1e-4, betas=(0.5, 0.9))
 
 
-def time_ganmods(case: str, nets: tuple[nn.Module, nn.Module], batch: int, warmup: int, steps: int) -> float:
-    """Seconds per critic step of ``trainer.fit`` on a GANModule (after ``warmup`` steps)."""
+def time_ganmods(case: str, nets: tuple[nn.Module, nn.Module], batch: int, warmup: int, steps: int,
+                 steps_per_batch: int = 1) -> float:
+    """Seconds per critic step of ``trainer.fit`` on a GANModule (after ``warmup`` steps), with
+    ``steps_per_batch`` critic steps per Lightning batch (both counts must be multiples of it)."""
     loss, n_critic, gp, clip = CASES[case]
     g, d = (copy.deepcopy(n) for n in nets)
     model = GANModule(g, d, loss=loss, n_critic=n_critic, gp_weight=gp, clip=clip,
                       optimizer_g=_adam, optimizer_d=_adam, grad_norm_interval=0)
-    clock = _Clock(warmup)
+    clock = _Clock(warmup // steps_per_batch)
     trainer = pl.Trainer(
         accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
@@ -85,7 +87,8 @@ def time_ganmods(case: str, nets: tuple[nn.Module, nn.Module], batch: int, warmu
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        trainer.fit(model, datamodule=GANDataModule("ring8", batch_size=batch, batches_per_epoch=warmup + steps))
+        trainer.fit(model, datamodule=GANDataModule("ring8", batch_size=batch, batches_per_epoch=warmup + steps,
+                                                   steps_per_batch=steps_per_batch))
     return (clock.end - clock.start) / steps
 
 
@@ -136,21 +139,29 @@ def time_raw(case: str, nets: tuple[nn.Module, nn.Module], batch: int, warmup: i
 
 
 def run(cases: list[str], hidden: int, batch: int, warmup: int, steps: int, rounds: int,
-        echo: Callable[[str], None] = print) -> float:
-    """Time every case and print the table; returns the worst ganmods / raw ratio."""
+        groupings: tuple[int, ...] = (1,), echo: Callable[[str], None] = print) -> dict[int, float]:
+    """Time every case (raw loop, and ganmods with each ``steps_per_batch`` in ``groupings``) and print the
+    table; returns the worst ganmods / raw ratio for each grouping."""
     nets = _nets(hidden, 0)
-    times: dict[str, dict[str, list[float]]] = {c: {"ganmods": [], "raw": []} for c in cases}
+    names = ["raw", *[f"k{k}" for k in groupings]]
+    times: dict[str, dict[str, list[float]]] = {c: {n: [] for n in names} for c in cases}
     for r in range(rounds):
         for case in cases:
-            order = [("ganmods", time_ganmods), ("raw", time_raw)]
+            order: list[tuple[str, Callable[[], float]]] = [("raw", lambda: time_raw(case, nets, batch, warmup, steps))]
+            order += [(f"k{k}", lambda k=k: time_ganmods(case, nets, batch, warmup, steps, k)) for k in groupings]
             for name, fn in order if r % 2 == 0 else order[::-1]:
-                times[case][name].append(fn(case, nets, batch, warmup, steps))
-    echo(f"{'loss':<16} {'ganmods ms/step':>16} {'raw ms/step':>12} {'ratio':>7}")
-    worst = 0.0
+                times[case][name].append(fn())
+    head = "".join(f" {'ganmods ms (k=' + str(k) + ')':>17} {'ratio':>6}" for k in groupings)
+    echo(f"{'loss':<16} {'raw ms/step':>12}{head}")
+    worst = {k: 0.0 for k in groupings}
     for case in cases:
-        a, b = statistics.median(times[case]["ganmods"]), statistics.median(times[case]["raw"])
-        worst = max(worst, a / b)
-        echo(f"{case:<16} {a * 1e3:>16.3f} {b * 1e3:>12.3f} {a / b:>7.3f}")
+        raw = statistics.median(times[case]["raw"])
+        row = f"{case:<16} {raw * 1e3:>12.3f}"
+        for k in groupings:
+            ours = statistics.median(times[case][f"k{k}"])
+            worst[k] = max(worst[k], ours / raw)
+            row += f" {ours * 1e3:>17.3f} {ours / raw:>6.3f}"
+        echo(row)
     return worst
 
 
@@ -164,12 +175,21 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps-per-batch", type=int, nargs="+", default=[1, 10],
+                        help="critic steps per Lightning batch (GANDataModule steps_per_batch); one column each, "
+                             "the last line reports the last value")
     args = parser.parse_args(argv)
+    for k in args.steps_per_batch:
+        if k < 1 or args.warmup % k or args.steps % k:
+            parser.error(f"--steps-per-batch must be positive divisors of --warmup and --steps; got {k}")
     torch.set_num_threads(args.threads)
     print(f"# torch {torch.__version__}, lightning {pl.__version__}, {args.threads} thread(s), MLP hidden "
           f"{args.hidden} x3, batch {args.batch}, {args.steps} timed steps x {args.rounds} rounds (median)")
-    worst = run(args.losses, args.hidden, args.batch, args.warmup, args.steps, args.rounds)
-    print(f"overhead_ratio_max={worst:.3f}")
+    worst = run(args.losses, args.hidden, args.batch, args.warmup, args.steps, args.rounds,
+                tuple(args.steps_per_batch))
+    for k, ratio in worst.items():
+        print(f"steps_per_batch={k}: overhead_ratio_max={ratio:.3f}")
+    print(f"overhead_ratio_max={worst[args.steps_per_batch[-1]]:.3f}")
 
 
 if __name__ == "__main__":

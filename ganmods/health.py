@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from typing import Optional
 
 import torch
@@ -82,8 +84,11 @@ class HealthChecks:
         multi = trainer is not None and trainer.world_size > 1
         if total is None and len(values) == 1:
             (total,) = values.values()
-        if not multi and total is not None and bool(torch.isfinite(total.detach()).all()):
-            return False
+        if not multi and total is not None:
+            if total.numel() == 1 and math.isfinite(total.item()):
+                return False  # one read of one number: the common case, every step
+            if total.numel() != 1 and bool(torch.isfinite(total.detach()).all()):
+                return False
         if total is not None:
             values = {**values, "sum of the loss terms": total}
         finite = torch.isfinite(torch.stack([v.detach().float().reshape(()) for v in values.values()]))

@@ -15,13 +15,15 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from ganmods.data.stream import CriticBatches
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
 from ganmods.evaluation import EvaluationHooks, logits
 from ganmods.health import HealthChecks
 from ganmods.losses import AdversarialLoss, get_loss
 from ganmods.persistence import CheckpointHooks
-from ganmods.precision import SkippedSteps, grad_scaler_of
+from ganmods.precision import SkippedSteps, direct_backward_ok, grad_scaler_of
 from ganmods.randomness import StepSeeding
+from ganmods.sampling import Sampling
 from ganmods.regularizers import GradientPenalty, Regularizer, WeightClipping
 from ganmods.spec import Recorded
 
@@ -36,7 +38,7 @@ def _grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
     return torch.stack(norms).norm() if norms else torch.tensor(0.0)
 
 
-class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthChecks, pl.LightningModule):
+class GANModule(Recorded, CheckpointHooks, StepSeeding, Sampling, EvaluationHooks, HealthChecks, pl.LightningModule):
     """A GAN trained by alternating critic and generator steps (manual optimization).
 
     Args:
@@ -165,6 +167,8 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
         self.generator_steps = 0
         self.images_seen = 0
         self.critic_steps_since_generator = 0
+        self._critic_param_cache: Optional[list[nn.Parameter]] = None
+        self._direct_backward = False
         self.skipped_steps = SkippedSteps()  # optimizer steps a 16-mixed gradient scaler skipped
         self._grad_scaler: Optional[Any] = None
         self._val_stats: list[tuple[Tensor, Optional[Tensor]]] = []
@@ -230,88 +234,10 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
         Returns:
             ``-1`` (skip the rest of the epoch and stop) when ``max_generator_steps`` is reached, else None.
         """
-        if self.max_generator_steps is not None and self.generator_steps >= self.max_generator_steps:
+        if self._budget_spent():
             self.trainer.should_stop = True
             return -1
         return None
-
-    # ------------------------------------------------------------------ sampling
-    def sample_latent(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
-        """Draw ``n`` latent vectors ``[n, latent_dim]`` on this module's device.
-
-        Args:
-            n: Number of latents.
-            generator: Optional random generator (for fixed latents).
-
-        Returns:
-            The latents.
-        """
-        shape = (n, self.latent_dim)
-        if self.latent_distribution == "normal":
-            return torch.randn(shape, device=self.device, generator=generator)
-        return torch.rand(shape, device=self.device, generator=generator).mul_(2).sub_(1)
-
-    @torch.no_grad()
-    def sample(self, n: int, seed: Optional[int] = None, batch_size: int = 4096) -> Tensor:
-        """Generate ``n`` samples in data space, from the EMA generator when EMA is on.
-
-        Args:
-            n: Number of samples (>= 1).
-            seed: If given, the latents are drawn from a generator seeded with it (same seed, same
-                samples), leaving the global random state untouched.
-            batch_size: Generate in chunks of this size.
-
-        Returns:
-            ``[n, *data_shape]`` tensor (``[n, 2]`` for the toy data; ``[n, C, H, W]`` in ``[-1, 1]`` for
-            images), on this module's device.
-
-        Raises:
-            ConfigurationError: If ``n`` or ``batch_size`` is not a positive integer.
-        """
-        check_positive_int("n", n)
-        check_positive_int("batch_size", batch_size)
-        net = self.ema_generator.module if self.ema_generator is not None else self.generator
-        rng = None
-        if seed is not None:
-            rng = torch.Generator(device=self.device).manual_seed(int(seed))
-        was_training = net.training
-        net.eval()
-        try:
-            z = self.sample_latent(n, generator=rng)
-            return torch.cat([net(chunk) for chunk in z.split(batch_size)])
-        finally:
-            net.train(was_training)
-
-    def forward(self, z: Tensor) -> Tensor:
-        """Generate from latents with the training generator.
-
-        Args:
-            z: Latents ``[B, latent_dim]``.
-
-        Returns:
-            Samples ``[B, *data_shape]``.
-        """
-        return self.generator(z)
-
-    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
-        """Samples for ``trainer.predict``, from the EMA generator when EMA is on.
-
-        Args:
-            batch: Latents ``[B, latent_dim]``, or an item of :class:`ganmods.generate.LatentSeeds` (then
-                the samples are rows ``start:stop`` of ``sample(n, seed)``).
-            batch_idx: Index of the batch.
-            dataloader_idx: Index of the dataloader.
-
-        Returns:
-            ``[B, *data_shape]`` samples.
-
-        Raises:
-            ConfigurationError: If ``batch`` is neither.
-        """
-        from ganmods.generate import batch_latents
-
-        net = self.ema_generator.module if self.ema_generator is not None else self.generator
-        return net(batch_latents(self, batch))
 
     # ------------------------------------------------------------------ the training loop
     def current_n_critic(self) -> int:
@@ -328,7 +254,39 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
         return self.n_critic
 
     def _critic_params(self) -> list[nn.Parameter]:
-        return list(self.discriminator.parameters())
+        cached = self.__dict__.get("_critic_param_cache")
+        return cached if cached is not None else list(self.discriminator.parameters())
+
+    def on_train_epoch_start(self) -> None:
+        """Once per training pass: list the critic's parameters (the generator step freezes them every step)
+        and decide whether backward passes may skip hook dispatch (:func:`ganmods.precision.direct_backward_ok`)."""
+        self._critic_param_cache = list(self.discriminator.parameters())
+        self._direct_backward = direct_backward_ok(self.trainer, self)
+
+    def _backward(self, loss: Tensor) -> None:
+        if self._direct_backward:
+            loss.backward()
+        else:
+            self.manual_backward(loss)
+
+    def on_train_end(self) -> None:
+        """Drop the per-pass parameter list; back to ``manual_backward``."""
+        self._critic_param_cache = None
+        self._direct_backward = False
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Set an attribute. A plain value (no tensor, no module) for an existing plain attribute skips
+        ``nn.Module``'s registry checks: the loop updates its counters, and Lightning the current hook's name,
+        dozens of times per step.
+
+        Args:
+            name: Attribute name.
+            value: New value.
+        """
+        if name in self.__dict__ and not isinstance(value, (Tensor, nn.Module)):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def _critic_inputs(self, x: Tensor) -> Tensor:
         for reg in self.regularizers:
@@ -339,13 +297,32 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
         return logits(self.discriminator(self._critic_inputs(x)))
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        """One critic step on ``batch``; then a generator step if ``n_critic`` critic steps have passed.
+        """One critic step per real batch in ``batch``, each followed by a generator step when ``n_critic``
+        critic steps have passed.
 
         Args:
-            batch: A real batch (a tensor, or a sequence whose first item is the tensor).
+            batch: A real batch (a tensor, or a sequence whose first item is the tensor), or a
+                :class:`~ganmods.data.CriticBatches` of the real batches of consecutive critic steps.
             batch_idx: Index of the batch in the epoch.
         """
-        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        if isinstance(batch, CriticBatches):
+            for real in batch.reals:
+                if self.trainer.should_stop or self._budget_spent():
+                    return  # the budget is reached (or a non-finite value stopped training) mid-group
+                self.critic_step(real)
+            return
+        self.critic_step(batch[0] if isinstance(batch, (list, tuple)) else batch)
+
+    def _budget_spent(self) -> bool:
+        return self.max_generator_steps is not None and self.generator_steps >= self.max_generator_steps
+
+    def critic_step(self, real: Tensor) -> None:
+        """One critic step on the real batch ``real``; then a generator step if ``n_critic`` critic steps
+        have passed. Called by :meth:`training_step` once per real batch.
+
+        Args:
+            real: The real batch ``[B, *data_shape]``.
+        """
         self._seed_step(self.critic_steps)
         opt_g, opt_d = self.optimizers()
         sched_g, sched_d = self._schedulers()
@@ -373,7 +350,7 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
         if self.stop_on_nonfinite and self._stop_if_nonfinite(checks, total=d_total):
             return
         opt_d.zero_grad()
-        self.manual_backward(d_total)
+        self._backward(d_total)
         # the logged critic gradient norm is the one of the critic step just before the generator step
         last_critic_step = self.critic_steps_since_generator + 1 >= self.current_n_critic()
         self.skipped_steps.step(opt_d, self._grad_scaler, self.device)
@@ -405,7 +382,7 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
             if self.stop_on_nonfinite and self._stop_if_nonfinite({"generator loss": g_loss}):
                 return
             opt_g.zero_grad()
-            self.manual_backward(g_loss)
+            self._backward(g_loss)
             self.skipped_steps.step(opt_g, self._grad_scaler, self.device)
             g_grad = _grad_norm(self.generator.parameters()) if grad_now else None
         finally:
@@ -435,10 +412,11 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, EvaluationHooks, HealthC
             if grad_now:
                 metrics.update({"train/grad_norm_d": d_grad, "train/grad_norm_g": g_grad})
             self._log_metrics(metrics)
-            self.log("g_loss", g_loss.detach(), prog_bar=True, logger=False)
-            self.log("d_loss", d_total.detach(), prog_bar=True, logger=False)
+            if self._trainer is not None and self._trainer.progress_bar_callback is not None:
+                self.log("g_loss", g_loss.detach(), prog_bar=True, logger=False)
+                self.log("d_loss", d_total.detach(), prog_bar=True, logger=False)
 
-        if self.max_generator_steps is not None and self.generator_steps >= self.max_generator_steps:
+        if self._budget_spent():
             self.trainer.should_stop = True
 
     def _schedulers(self) -> tuple[Any, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ganmods.errors import ConfigurationError
+from ganmods.precision import SkippedSteps
 from ganmods.spec import NotRecordable, to_spec
 
 __all__ = ["COUNTERS", "CheckpointHooks"]
@@ -44,7 +45,8 @@ class CheckpointHooks:
         return out
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store the loop counters and the construction record (see :func:`ganmods.load_checkpoint`).
+        """Store the loop counters, the optimizer steps a ``16-mixed`` scaler skipped, and the construction
+        record (see :func:`ganmods.load_checkpoint`).
 
         Args:
             checkpoint: The checkpoint dict being written.
@@ -56,10 +58,11 @@ class CheckpointHooks:
             "data_shape": getattr(getattr(self._trainer, "datamodule", None), "data_shape", None)
             if self._trainer is not None else None,
             "rng": self._rng_record(),
+            "skipped_steps": self.skipped_steps.total(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore the loop counters; when resuming a fit, also the base seed of the step stream and the
+        """Restore the loop counters and the skipped-step count; when resuming a fit, also the base seed of the step stream and the
         global random states (torch, numpy, python). Loading for inference leaves global state alone.
 
         Args:
@@ -73,6 +76,7 @@ class CheckpointHooks:
             raise ConfigurationError("checkpoint must be written by a ganmods module; got one without 'ganmods' state.")
         for key in COUNTERS:
             setattr(self, key, int(state["counters"][key]))
+        self.skipped_steps = SkippedSteps(int(state.get("skipped_steps", 0)))
         if self._trainer is not None:  # resuming a fit: continue the random streams exactly
             self._restore_rng(state.get("rng"))
 

@@ -1,4 +1,5 @@
-"""Mixed precision with a gradient scaler (``16-mixed``): finding the scaler and counting skipped steps.
+"""Mixed precision with a gradient scaler (``16-mixed``): finding the scaler and counting skipped steps;
+and when a backward pass may skip Lightning's hook dispatch.
 
 Under ``16-mixed`` one ``GradScaler`` serves both optimizers: ``manual_backward`` scales the loss, and the
 optimizer step is skipped (silently) when the unscaled gradients hold an inf or NaN, the scale then being
@@ -13,7 +14,42 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor
 
-__all__ = ["SkippedSteps", "grad_scaler_of"]
+__all__ = ["BACKWARD_HOOKS", "SkippedSteps", "direct_backward_ok", "grad_scaler_of"]
+
+#: The hooks ``manual_backward`` dispatches around ``loss.backward()`` (on the module and the callbacks).
+BACKWARD_HOOKS = ("on_before_backward", "backward", "on_after_backward")
+
+
+def direct_backward_ok(trainer: Any, module: Any) -> bool:
+    """Whether ``loss.backward()`` does exactly what ``module.manual_backward(loss)`` would.
+
+    True for one process in full precision (Lightning's plain ``Precision`` plugin and
+    ``SingleDeviceStrategy``), without a profiler, when neither the module nor any callback overrides a hook in
+    :data:`BACKWARD_HOOKS`: then ``manual_backward`` only dispatches hooks that do nothing. Anything else
+    (mixed precision, DDP, a profiler, a listening hook) needs ``manual_backward``.
+
+    Args:
+        trainer: The Lightning ``Trainer`` running ``module``.
+        module: The ``LightningModule``.
+
+    Returns:
+        True when the direct call is equivalent.
+    """
+    import lightning.pytorch as pl
+    from lightning.pytorch.plugins.precision import Precision
+    from lightning.pytorch.profilers import PassThroughProfiler
+    from lightning.pytorch.strategies import SingleDeviceStrategy
+    from lightning.pytorch.utilities.model_helpers import is_overridden
+
+    if type(trainer.precision_plugin) is not Precision or type(trainer.strategy) is not SingleDeviceStrategy:
+        return False
+    if not isinstance(trainer.profiler, PassThroughProfiler):
+        return False
+    if any(is_overridden(hook, module, pl.LightningModule) for hook in BACKWARD_HOOKS):
+        return False
+    return not any(
+        is_overridden(hook, cb, pl.Callback) for cb in trainer.callbacks for hook in BACKWARD_HOOKS if hook != "backward"
+    )
 
 
 def grad_scaler_of(trainer: Any) -> Optional[Any]:
@@ -35,14 +71,17 @@ class SkippedSteps:
     A step counts as skipped when the scaler's scale went down across it: ``GradScaler.update`` lowers the
     scale exactly when the step found non-finite gradients (growth only ever raises it).
 
+    Args:
+        start: The count so far (a resumed run continues its checkpoint's count).
+
     Example:
         >>> counter = SkippedSteps()
         >>> counter.total()
         0
     """
 
-    def __init__(self) -> None:
-        self._count: Union[int, Tensor] = 0
+    def __init__(self, start: int = 0) -> None:
+        self._count: Union[int, Tensor] = int(start)
 
     def step(self, optimizer: Any, scaler: Optional[Any], device: Union[str, torch.device] = "cpu") -> None:
         """Call ``optimizer.step()``; with a scaler, count the step if the scaler skipped it.

@@ -9,6 +9,8 @@ They compose as a list, so "RaSGAN + GP" is one extra line of YAML.
 
 from __future__ import annotations
 
+import weakref
+
 from typing import Any, Callable, Optional
 
 import torch
@@ -191,6 +193,10 @@ class GradientPenalty(Regularizer):
         return self.weight * value, {"gp": value.detach(), "gp_grad_norm": norms.detach().mean()}
 
 
+#: Each clipped critic's parameter list, dropped with the critic.
+_PARAMETER_LISTS: "weakref.WeakKeyDictionary[nn.Module, list[Tensor]]" = weakref.WeakKeyDictionary()
+
+
 class WeightClipping(Regularizer):
     """Weight clipping of WGAN (Arjovsky et al. 2017): clamp every critic parameter into ``[-clip, clip]``
     after every critic optimizer step.
@@ -209,8 +215,12 @@ class WeightClipping(Regularizer):
 
     @torch.no_grad()
     def after_critic_step(self, critic: nn.Module) -> None:
-        for p in critic.parameters():
-            p.clamp_(-self.clip, self.clip)
+        params = _PARAMETER_LISTS.get(critic)
+        if params is None:  # list a critic's parameters once, not every step
+            params = _PARAMETER_LISTS[critic] = list(critic.parameters())
+        if params:  # one fused pass per bound over all parameters
+            torch._foreach_clamp_min_(params, -self.clip)
+            torch._foreach_clamp_max_(params, self.clip)
 
 
 #: Annealing schedules of :class:`InstanceNoise`.

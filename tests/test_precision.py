@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+import ganmods
 from ganmods import WGANGP, GANDataModule
 from ganmods.nets import MLPCritic
 from ganmods.precision import grad_scaler_of
@@ -157,3 +158,26 @@ def test_use_scaler_sets_and_clears():
     assert gp.grad_scaler is scaler
     gp.use_scaler(None)
     assert gp.grad_scaler is None and "grad_scaler" not in vars(gp)
+
+
+def test_skipped_steps_are_saved_and_continue_after_a_resume(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.plugins.precision import MixedPrecision
+
+    def fit(steps: int, ckpt=None) -> WGANGP:
+        torch.manual_seed(0)
+        model = WGANGP(tiny_nets()["generator"], _tiny_gradient_critic(), gp_weight=10.0, max_generator_steps=steps,
+                       optimizer_d=lambda params: torch.optim.SGD(params, lr=0.0))
+        trainer = fast_trainer(tmp_path, plugins=[MixedPrecision("16-mixed", "cpu")], enable_checkpointing=True,
+                               callbacks=[ModelCheckpoint(dirpath=tmp_path / str(steps), save_last=True, save_top_k=0)])
+        trainer.fit(model, datamodule=GANDataModule(batch_size=64, batches_per_epoch=30), ckpt_path=ckpt)
+        return model
+
+    half = fit(2)
+    saved = torch.load(tmp_path / "2" / "last.ckpt", map_location="cpu", weights_only=True)["ganmods"]["skipped_steps"]
+    assert saved == half.skipped_steps.total() >= 1
+    loaded = ganmods.load_checkpoint(tmp_path / "2" / "last.ckpt", discriminator=_tiny_gradient_critic())
+    assert loaded.skipped_steps.total() == saved
+    straight = fit(4)
+    resumed = fit(4, ckpt=tmp_path / "2" / "last.ckpt")
+    assert resumed.skipped_steps.total() == straight.skipped_steps.total() >= saved  # counted on, not from 0

@@ -332,6 +332,18 @@ def test_weight_clipping_bounds_every_parameter(c):
         assert torch.allclose(p[~inside].abs(), torch.full_like(p[~inside], c))
 
 
+def test_weight_clipping_follows_the_critic_it_is_given():
+    clip = WeightClipping(clip=0.1)
+    for seed in (0, 1):  # the parameter list kept for speed belongs to one critic, not to the regularizer
+        torch.manual_seed(seed)
+        critic = MLPCritic(hidden=8, depth=1)
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.fill_(3.0)
+        clip.after_critic_step(critic)
+        assert all(torch.equal(p, torch.full_like(p, 0.1)) for p in critic.parameters())
+
+
 def test_weight_clipping_includes_layer_norm_parameters():
     critic = MLPCritic(hidden=8, depth=1, norm="layer")
     # LayerNorm weight is initialised to 1 > 0.01

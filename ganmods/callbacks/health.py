@@ -345,22 +345,11 @@ class HealthMonitor(pl.Callback):
             for logger in trainer.loggers:
                 logger.log_metrics(metrics, step=step)
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
-        """Note the loop counters, to set them back if this batch's updates are refused.
-
-        Args:
-            trainer: The trainer.
-            pl_module: The module.
-            batch: The batch.
-            batch_idx: Its index.
-        """
-        if not self._halted:
-            self._counters = {k: getattr(pl_module, k) for k in COUNTERS if hasattr(pl_module, k)}
-
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        """After a batch whose updates were refused, set the loop counters back to its start.
+        """After a batch whose updates were refused, set the loop counters back to where they stood before the
+        first refused update (earlier critic steps of the same batch stay counted).
 
         Args:
             trainer: The trainer.
@@ -409,6 +398,7 @@ class HealthMonitor(pl.Callback):
             trainer.should_stop = trainer.should_stop or halted
         if halted:
             self._halted = True
+            self._counters = {k: getattr(pl_module, k) for k in COUNTERS if hasattr(pl_module, k)}
             self._drop(params)
 
     @staticmethod

@@ -349,6 +349,10 @@ def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Opti
         shared["trainer"]["logger"] = [*logger, copy.deepcopy(WANDB_LOGGER)]
     common = _overrides(raw.get("overrides") or [], "overrides", common=True)
     _apply(shared, common)
+    grouping = shared["data"].get("steps_per_batch", 1)
+    if grouping != 1 and budget.unit != "generator_steps":
+        raise invalid("shared.data.steps_per_batch", f"1 under a budget in {budget.unit} (that budget is checked "
+                      "between Lightning batches, so a group of critic steps could overshoot it)", grouping)
     specs = _variant_specs(raw["variants"])
     if variants:
         known = [n for n, _ in specs]

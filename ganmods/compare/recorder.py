@@ -26,6 +26,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.loggers import Logger
 
 from ganmods.compare.budget import Budget, BudgetStop
+from ganmods.data.stream import CriticBatches
 
 __all__ = ["RunRecorder", "atomic_write"]
 
@@ -170,11 +171,13 @@ class RunRecorder(pl.Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        """Fingerprint the real batch of this critic step and report progress."""
-        if int(pl_module.critic_steps) > self._steps_before:
-            real = batch[0] if isinstance(batch, (list, tuple)) else batch
-            data = real.detach().cpu().contiguous().numpy().tobytes()
-            self.batch_hashes.append(hashlib.blake2b(data, digest_size=8).hexdigest())
+        """Fingerprint the real batch of each critic step trained on and report progress."""
+        trained = int(pl_module.critic_steps) - self._steps_before
+        if trained > 0:
+            reals = batch.reals if isinstance(batch, CriticBatches) else [batch[0] if isinstance(batch, (list, tuple)) else batch]
+            for real in reals[:trained]:
+                data = real.detach().cpu().contiguous().numpy().tobytes()
+                self.batch_hashes.append(hashlib.blake2b(data, digest_size=8).hexdigest())
         now = time.perf_counter()
         if now - self._last_report >= 0.5:
             self._last_report = now

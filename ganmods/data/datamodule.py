@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from ganmods.data.images import (DEFAULT_ROOT, IMAGE_DATASETS, check_channels, check_image_options,
                                  check_image_size, download_images, load_images, source_key)
-from ganmods.data.stream import HeldOutBatches, ImageBatches, SampleBatches, to_float
+from ganmods.data.stream import HeldOutBatches, ImageBatches, SampleBatches, StepChunks, to_float
 from ganmods.randomness import mix_seed
 from ganmods.data.toy import TOY_DATASETS, make_toy
 from ganmods.metrics.fid import ImageMetrics
@@ -55,6 +55,11 @@ class GANDataModule(Recorded, pl.LightningDataModule):
             ``"fashion_mnist"``, ``"cifar10"``, ``"celeba"``, ``"folder"``.
         batch_size: Real samples per critic step (per process).
         batches_per_epoch: Critic steps between two validations.
+        steps_per_batch: Critic steps carried by one Lightning batch (a :class:`~ganmods.data.CriticBatches` of that many
+            real batches when > 1); must divide ``batches_per_epoch``. The data and the math are the same for
+            every value; a larger one spreads the framework's per-batch work over more steps (worth it for
+            small networks, where that work is a sizeable part of a step). Callbacks' batch hooks then run
+            once per group of critic steps.
         val_size: Held-out real samples used at validation (images: at most the held-out split).
         eval_samples: Generated samples scored at each validation (PacGAN protocol: 2500).
         eval_seed: Seed of the fixed latents used for evaluation.
@@ -88,6 +93,7 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         dataset: str = "ring8",
         batch_size: int = 256,
         batches_per_epoch: int = 500,
+        steps_per_batch: int = 1,
         val_size: int = 2500,
         eval_samples: int = 2500,
         eval_seed: int = 1234,
@@ -105,6 +111,10 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         self.dataset = dataset
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.batches_per_epoch = check_positive_int("batches_per_epoch", batches_per_epoch)
+        self.steps_per_batch = check_positive_int("steps_per_batch", steps_per_batch)
+        if self.batches_per_epoch % self.steps_per_batch:
+            raise invalid("steps_per_batch", f"a divisor of batches_per_epoch = {self.batches_per_epoch}",
+                          steps_per_batch)
         self.val_size = check_positive_int("val_size", val_size)
         self.eval_samples = check_positive_int("eval_samples", eval_samples)
         self.eval_seed = int(eval_seed)
@@ -200,13 +210,16 @@ class GANDataModule(Recorded, pl.LightningDataModule):
     # ------------------------------------------------------------------ loaders
     def train_dataloader(self) -> DataLoader:
         """``batches_per_epoch`` batches for critic steps ``critic_steps, critic_steps + 1, ...`` (the
-        model's counter, read when the pass starts; 0 without a trainer)."""
+        model's counter, read when the pass starts; 0 without a trainer), grouped ``steps_per_batch`` to a
+        Lightning batch."""
         if self.is_image:
             batches: Any = ImageBatches(self._images()[0], self.batch_size, self.batches_per_epoch, self.seed,
                                         self._step, self._rank, self._world_size)
         else:
             batches = SampleBatches(self.distribution, self.batch_size, self.batches_per_epoch, self.seed,
                                     self._step, self._rank)
+        if self.steps_per_batch > 1:
+            batches = StepChunks(batches, self.steps_per_batch)
         return DataLoader(batches, batch_size=None, generator=torch.Generator())
 
     def val_dataloader(self) -> DataLoader:

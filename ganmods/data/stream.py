@@ -7,7 +7,9 @@ counter must not be read per batch), and then yields the batches of steps ``star
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Optional, Protocol
+from dataclasses import dataclass
+from itertools import islice
+from typing import Callable, Iterator, Optional, Protocol, Sized
 
 import torch
 from torch import Tensor
@@ -16,7 +18,7 @@ from torch.utils.data import IterableDataset
 from ganmods.errors import invalid
 from ganmods.randomness import DATA_STREAM, mix_seed
 
-__all__ = ["HeldOutBatches", "ImageBatches", "SampleBatches", "to_float"]
+__all__ = ["CriticBatches", "HeldOutBatches", "ImageBatches", "SampleBatches", "StepChunks", "to_float"]
 
 def to_float(images: Tensor) -> Tensor:
     """uint8 images (0..255) as float32 in ``[-1, 1]``.
@@ -221,3 +223,55 @@ class HeldOutBatches(IterableDataset):
     def __iter__(self) -> Iterator[Tensor]:
         for chunk in self.images.split(self.batch_size):
             yield to_float(chunk)
+
+
+@dataclass
+class CriticBatches:
+    """The real batches of consecutive critic steps, carried by one Lightning batch.
+
+    :class:`~ganmods.GANModule` runs one critic step (and its generator step, when due) per item. Lightning
+    moves every tensor in ``reals`` to the device like any other batch.
+
+    Args:
+        reals: One real batch per critic step, in step order.
+    """
+
+    reals: list[Tensor]
+
+
+class StepChunks(IterableDataset):
+    """Groups a step-keyed stream into :class:`CriticBatches` of ``steps_per_batch`` consecutive steps.
+
+    The real batch of every critic step is the one the ungrouped stream gives for that step, so grouping
+    changes how many critic steps share one Lightning batch (and its per-batch framework work), not the
+    data or the math.
+
+    Args:
+        stream: A :class:`SampleBatches` or :class:`ImageBatches` (read once per pass, in order).
+        steps_per_batch: Critic steps per Lightning batch (>= 1); must divide ``len(stream)``.
+
+    Raises:
+        ConfigurationError: If ``steps_per_batch`` is not a positive divisor of ``len(stream)``.
+
+    Example:
+        >>> from ganmods.data import make_toy
+        >>> chunks = StepChunks(SampleBatches(make_toy("ring8"), 4, num_batches=6, seed=0), steps_per_batch=3)
+        >>> [len(c.reals) for c in chunks]
+        [3, 3]
+    """
+
+    def __init__(self, stream: IterableDataset, steps_per_batch: int) -> None:
+        total = len(stream) if isinstance(stream, Sized) else 0
+        if not (isinstance(steps_per_batch, int) and steps_per_batch >= 1 and total % steps_per_batch == 0):
+            raise invalid("steps_per_batch", f"a positive divisor of the stream's {total} batches per pass",
+                          steps_per_batch)
+        self.stream = stream
+        self.steps_per_batch = steps_per_batch
+
+    def __len__(self) -> int:
+        return len(self.stream) // self.steps_per_batch  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[CriticBatches]:
+        batches = iter(self.stream)  # the stream reads its start step here, once
+        while chunk := list(islice(batches, self.steps_per_batch)):
+            yield CriticBatches(chunk)
