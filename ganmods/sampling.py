@@ -7,7 +7,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor
 
-from ganmods.errors import check_positive_int
+from ganmods.errors import check_positive_int, invalid
 
 __all__ = ["Sampling"]
 
@@ -40,7 +40,9 @@ class Sampling:
         return torch.rand(shape, device=self.device, generator=generator).mul_(2).sub_(1)
 
     @torch.no_grad()
-    def sample(self, n: int, seed: Optional[int] = None, batch_size: int = 4096) -> Tensor:
+    def sample(
+        self, n: int, seed: Optional[int] = None, batch_size: int = 4096, rows: Optional[tuple[int, int]] = None
+    ) -> Tensor:
         """Generate ``n`` samples in data space, from the EMA generator when EMA is on.
 
         Args:
@@ -48,13 +50,16 @@ class Sampling:
             seed: If given, the latents are drawn from a generator seeded with it (same seed, same
                 samples), leaving the global random state untouched.
             batch_size: Generate in chunks of this size.
+            rows: If given, ``(lo, hi)``: generate only samples ``lo..hi-1`` of the ``n`` (all ``n`` latents are
+                drawn, so the rows are the same as in the full set; used to split evaluation over processes).
 
         Returns:
             ``[n, *data_shape]`` tensor (``[n, 2]`` for the toy data; ``[n, C, H, W]`` in ``[-1, 1]`` for
             images), on this module's device.
 
         Raises:
-            ConfigurationError: If ``n`` or ``batch_size`` is not a positive integer.
+            ConfigurationError: If ``n`` or ``batch_size`` is not a positive integer, or ``rows`` is not a
+                non-empty range within ``n``.
         """
         check_positive_int("n", n)
         check_positive_int("batch_size", batch_size)
@@ -66,6 +71,11 @@ class Sampling:
         net.eval()
         try:
             z = self.sample_latent(n, generator=rng)
+            if rows is not None:
+                lo, hi = rows
+                if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo < hi <= n):
+                    raise invalid("rows", f"(lo, hi) with 0 <= lo < hi <= n = {n}", rows)
+                z = z[lo:hi]
             return torch.cat([net(chunk) for chunk in z.split(batch_size)])
         finally:
             net.train(was_training)

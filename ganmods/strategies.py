@@ -36,7 +36,7 @@ from torch.optim import Optimizer
 
 from ganmods.errors import ConfigurationError, invalid
 
-__all__ = ["GANDDPStrategy", "average_gradients", "broadcast_tensors"]
+__all__ = ["GANDDPStrategy", "average_gradients", "broadcast_tensors", "gather_rows", "shard_bounds"]
 
 _MIB = 1024 * 1024
 
@@ -60,6 +60,54 @@ def _buckets(tensors: list[Tensor], cap_bytes: int) -> list[list[int]]:
 
 
 @torch.no_grad()
+def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
+    """Rows ``[lo, hi)`` of ``n`` that process ``rank`` of ``world_size`` handles: contiguous, in rank order,
+    sizes differing by at most one, together exactly ``range(n)``.
+
+    Args:
+        n: Number of rows.
+        rank: This process's rank, ``0 <= rank < world_size``.
+        world_size: Number of processes (>= 1).
+
+    Returns:
+        ``(lo, hi)``.
+
+    Raises:
+        ConfigurationError: If ``world_size < 1`` or ``rank`` is outside ``[0, world_size)``.
+
+    Example:
+        >>> [shard_bounds(10, r, 3) for r in range(3)]
+        [(0, 3), (3, 6), (6, 10)]
+    """
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise invalid("rank", f"in [0, {world_size}) with world_size >= 1", rank)
+    return n * rank // world_size, n * (rank + 1) // world_size
+
+
+def gather_rows(rows: Tensor, strategy: Any) -> Tensor:
+    """Concatenate every process's rows in rank order; the row counts may differ between processes.
+
+    Sizes are exchanged first, each process's rows are padded to the largest count for the collective and
+    the padding is cut off again, so the result holds each row exactly once. Every process must call this.
+
+    Args:
+        rows: This process's ``[n_r, ...]`` tensor (same trailing shape and dtype on every process).
+        strategy: The Lightning strategy (its ``all_gather``, ``world_size`` and ``root_device`` are used).
+
+    Returns:
+        ``[sum of n_r, ...]`` on ``rows``' device.
+    """
+    world = int(getattr(strategy, "world_size", 1))
+    if world == 1:
+        return rows
+    device = strategy.root_device  # NCCL gathers device tensors only
+    sizes = strategy.all_gather(torch.tensor([rows.shape[0]], device=device)).reshape(-1).tolist()
+    padded = torch.zeros((max(sizes), *rows.shape[1:]), dtype=rows.dtype, device=device)
+    padded[: rows.shape[0]] = rows.to(device)
+    every = strategy.all_gather(padded)  # [world, max(sizes), ...]
+    return torch.cat([every[r, : sizes[r]] for r in range(world)]).to(rows.device)
+
+
 def broadcast_tensors(tensors: Iterable[Tensor], src: int = 0, bucket_cap_mb: float = 25.0) -> None:
     """Overwrite ``tensors`` in place with rank ``src``'s values (one broadcast per bucket).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any, Optional, Protocol
 
 import lightning.pytorch as pl
@@ -267,13 +268,26 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         Returns:
             Metric name -> value. Toy mixtures: ``modes``, ``hq``, ``reverse_kl``. Images:
             ``metric.score(model.sample(eval_samples, seed=eval_seed), eval_reference(), real_key)``, or
-            ``{}`` without a metric (no samples are drawn then).
+            ``{}`` without a metric (no samples are drawn then). With several processes and an
+            :class:`~ganmods.metrics.ImageMetrics`, each process generates and extracts features of its
+            own share of the ``eval_samples`` (:func:`~ganmods.strategies.shard_bounds`), the features are
+            gathered, and every process scores the same full set; other metrics score the full set on every
+            process.
         """
         if not self.is_image:
             samples = model.sample(self.eval_samples, seed=self.eval_seed)
             return self.distribution.evaluate(samples.float().cpu())
         if self.metric is None:
             return {}
+        trainer = getattr(model, "_trainer", None)
+        world = int(trainer.world_size) if trainer is not None else 1
+        if world > 1 and isinstance(self.metric, ImageMetrics):
+            from ganmods.strategies import gather_rows, shard_bounds
+
+            rows = shard_bounds(self.eval_samples, int(trainer.global_rank), world)
+            fake = model.sample(self.eval_samples, seed=self.eval_seed, rows=rows)
+            gather = partial(gather_rows, strategy=trainer.strategy)
+            return dict(self.metric.score(fake, self.eval_reference(), self.real_key, gather=gather))
         fake = model.sample(self.eval_samples, seed=self.eval_seed)
         return dict(self.metric.score(fake, self.eval_reference(), self.real_key))
 

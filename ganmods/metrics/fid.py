@@ -345,14 +345,21 @@ class ImageMetrics:
         return feats, info
 
     # ------------------------------------------------------------------ scoring
-    def score(self, fake: Tensor, real: Tensor, real_key: str) -> dict[str, float]:
+    def score(
+        self, fake: Tensor, real: Tensor, real_key: str, gather: Optional[Callable[[Tensor], Tensor]] = None
+    ) -> dict[str, float]:
         """FID (and KID) of ``fake`` against ``real``.
 
         Args:
-            fake: ``[N, C, H, W]`` generated images, floats in ``[-1, 1]``.
+            fake: ``[N, C, H, W]`` generated images, floats in ``[-1, 1]`` (with ``gather``: this process's
+                share of them).
             real: ``[M, C, H, W]`` real images, same ``C, H, W``; its features come from the cache when
                 ``(real_key, M, extractor)`` was scored before (``real`` is then only fingerprinted).
             real_key: A name for the real set, e.g. ``"cifar10-train-32"``; one name, one image set.
+            gather: Several processes: maps this process's ``[n_r, D]`` fake features to every process's,
+                concatenated in rank order (:func:`ganmods.strategies.gather_rows`). Each process then
+                extracts only its share, and every process computes the statistics of exactly the ``N``
+                images (no padding, no duplicates).
 
         Returns:
             ``{"fid_<n>": …}`` plus, with ``kid``, ``"kid_<n>"`` and ``"kid_<n>_std"``, where ``<n>`` is
@@ -373,13 +380,22 @@ class ImageMetrics:
             raise invalid("fake", f"images of real's shape {tuple(real.shape[1:])}", tuple(fake.shape[1:]))
         if not isinstance(real_key, str) or not real_key.strip():
             raise invalid("real_key", "a non-empty string", real_key)
-        n_fake, n_real = fake.shape[0], real.shape[0]
-        if self.kid and min(n_fake, n_real) < self.kid_subset_size:
-            raise invalid("kid_subset_size", f"<= the smaller image count ({min(n_fake, n_real)}), or kid=False",
+        n_real = real.shape[0]
+        if self.kid and n_real < self.kid_subset_size:
+            raise invalid("kid_subset_size", f"<= the smaller image count ({n_real}), or kid=False",
+                          self.kid_subset_size)
+        if self.kid and gather is None and fake.shape[0] < self.kid_subset_size:
+            raise invalid("kid_subset_size", f"<= the smaller image count ({fake.shape[0]}), or kid=False",
                           self.kid_subset_size)
 
         real_feats, cache_info = self._real_features(real, real_key)
         fake_feats = self._features(fake)
+        if gather is not None:
+            fake_feats = gather(fake_feats)
+            if self.kid and fake_feats.shape[0] < self.kid_subset_size:
+                raise invalid("kid_subset_size", f"<= the smaller image count ({fake_feats.shape[0]}), or kid=False",
+                              self.kid_subset_size)
+        n_fake = fake_feats.shape[0]
         dim = real_feats.shape[1]
         if fake_feats.shape[1] != dim:
             raise invalid("extractor output", f"{dim}-d features for every input", fake_feats.shape[1])
@@ -402,7 +418,9 @@ class ImageMetrics:
 
         dim = real_feats.shape[1]
         fake64, real64 = fake_feats.double().to(self.device), real_feats.double().to(self.device)
-        fid = FrechetInceptionDistance(feature=_Precomputed(dim)).to(self.device)
+        # the features are already complete on this process (see `gather`): no torchmetrics sync, which would
+        # be a collective (and would count every sample once per process)
+        fid = FrechetInceptionDistance(feature=_Precomputed(dim), sync_on_compute=False).to(self.device)
         fid.update(real64, real=True)
         fid.update(fake64, real=False)
         results = {f"fid_{label}": float(fid.compute())}
@@ -410,7 +428,8 @@ class ImageMetrics:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
                 kid = KernelInceptionDistance(
-                    feature=_Precomputed(dim), subsets=KID_SUBSETS, subset_size=self.kid_subset_size
+                    feature=_Precomputed(dim), subsets=KID_SUBSETS, subset_size=self.kid_subset_size,
+                    sync_on_compute=False,
                 ).to(self.device)
             kid.update(real64, real=True)
             kid.update(fake64, real=False)

@@ -1,0 +1,95 @@
+"""Image metrics with several processes: each rank generates and extracts only its share of the evaluation
+samples, and every rank scores exactly the full set (2 CPU processes, gloo)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from ganmods import SGAN
+from ganmods.errors import ConfigurationError
+from ganmods.strategies import gather_rows, shard_bounds
+from tests.conftest import tiny_nets
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys, warnings
+    warnings.filterwarnings("ignore")
+    import torch, lightning.pytorch as pl
+    import ganmods
+    from ganmods import SGAN, GANDataModule
+    from ganmods.metrics import ImageMetrics
+    from ganmods.nets import DCGANCritic, DCGANGenerator
+
+    out = sys.argv[1]
+    torch.manual_seed(0)
+    gen = DCGANGenerator(latent_dim=16, image_size=32, channels=1, width=8)
+    model = SGAN(gen, DCGANCritic(image_size=32, channels=1, width=8, norm="layer"))
+    rows = []
+    gen.register_forward_hook(lambda mod, args, y: None if mod.training else rows.append(y.shape[0]))
+    metric = ImageMetrics("digits", kid_subset_size=50, cache_dir=out + "/cache", device="cpu")
+    dm = GANDataModule("digits", image_size=32, batch_size=16, val_size=32, eval_samples=101, metric=metric)
+    trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="gan_ddp", logger=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.validate(model, datamodule=dm, verbose=False)
+    logged = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    record = {"rank": trainer.global_rank, "logged": logged, "eval_rows": rows[-1]}
+    if trainer.global_rank == 0:  # one process, all 101 samples: the reference value
+        fake = model.sample(101, seed=dm.eval_seed)
+        record["single"] = metric.score(fake, dm.eval_reference(), dm.real_key)
+    with open(f"{out}/rank{trainer.global_rank}.json", "w") as fh:
+        json.dump(record, fh)
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+    """
+)
+
+
+@pytest.mark.timeout(300)
+def test_two_process_fid_scores_each_sample_once_and_equals_one_process(tmp_path):
+    script = tmp_path / "ddp_fid.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, OMP_NUM_THREADS="1", WANDB_MODE="disabled")
+    out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=280,
+                         env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert (r0["eval_rows"], r1["eval_rows"]) == (50, 51)  # each rank generated its share, together 101
+    single = r0["single"]
+    assert sorted(single) == ["fid_101", "kid_101", "kid_101_std"]  # the names count 101 samples, not 2 x 101
+    for key, value in single.items():
+        for rank in (r0, r1):
+            assert rank["logged"][f"val/{key}"] == pytest.approx(value, rel=1e-5, abs=1e-7), key
+
+
+def test_shard_bounds_cover_every_row_once():
+    for n, world in [(101, 2), (7, 3), (2, 4), (2500, 8)]:
+        bounds = [shard_bounds(n, r, world) for r in range(world)]
+        assert [i for lo, hi in bounds for i in range(lo, hi)] == list(range(n))
+        assert max(hi - lo for lo, hi in bounds) - min(hi - lo for lo, hi in bounds) <= 1
+    with pytest.raises(ConfigurationError, match=r"rank must be in \[0, 2\) with world_size >= 1; got 2"):
+        shard_bounds(10, 2, 2)
+
+
+def test_gather_rows_on_one_process_is_the_identity():
+    class One:
+        world_size = 1
+
+    x = torch.randn(5, 3)
+    assert gather_rows(x, One()) is x
+
+
+def test_sampling_rows_gives_the_same_samples_as_the_full_set():
+    torch.manual_seed(0)
+    model = SGAN(**tiny_nets())
+    full = model.sample(10, seed=3)
+    assert torch.allclose(model.sample(10, seed=3, rows=(4, 9)), full[4:9])
+    for bad in [(5, 5), (-1, 3), (0, 11), (2.0, 4)]:
+        with pytest.raises(ConfigurationError, match="rows must be"):
+            model.sample(10, seed=3, rows=bad)
