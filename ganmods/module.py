@@ -21,7 +21,8 @@ from ganmods.evaluation import EvaluationHooks, logits
 from ganmods.health import HealthChecks
 from ganmods.losses import AdversarialLoss, get_loss
 from ganmods.persistence import CheckpointHooks
-from ganmods.precision import SkippedSteps, direct_backward_ok, grad_scaler_of
+from ganmods.fastpath import StepFastPath
+from ganmods.precision import SkippedSteps, grad_scaler_of
 from ganmods.randomness import StepSeeding
 from ganmods.sampling import Sampling
 from ganmods.regularizers import GradientPenalty, Regularizer, WeightClipping
@@ -38,7 +39,9 @@ def _grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
     return torch.stack(norms).norm() if norms else torch.tensor(0.0)
 
 
-class GANModule(Recorded, CheckpointHooks, StepSeeding, Sampling, EvaluationHooks, HealthChecks, pl.LightningModule):
+class GANModule(
+    Recorded, CheckpointHooks, StepSeeding, Sampling, StepFastPath, EvaluationHooks, HealthChecks, pl.LightningModule
+):
     """A GAN trained by alternating critic and generator steps (manual optimization).
 
     Args:
@@ -167,8 +170,6 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, Sampling, EvaluationHook
         self.generator_steps = 0
         self.images_seen = 0
         self.critic_steps_since_generator = 0
-        self._critic_param_cache: Optional[list[nn.Parameter]] = None
-        self._direct_backward = False
         self.skipped_steps = SkippedSteps()  # optimizer steps a 16-mixed gradient scaler skipped
         self._grad_scaler: Optional[Any] = None
         self._val_stats: list[tuple[Tensor, Optional[Tensor]]] = []
@@ -252,41 +253,6 @@ class GANModule(Recorded, CheckpointHooks, StepSeeding, Sampling, EvaluationHook
         ):
             return self.warmup_n_critic
         return self.n_critic
-
-    def _critic_params(self) -> list[nn.Parameter]:
-        cached = self.__dict__.get("_critic_param_cache")
-        return cached if cached is not None else list(self.discriminator.parameters())
-
-    def on_train_epoch_start(self) -> None:
-        """Once per training pass: list the critic's parameters (the generator step freezes them every step)
-        and decide whether backward passes may skip hook dispatch (:func:`ganmods.precision.direct_backward_ok`)."""
-        self._critic_param_cache = list(self.discriminator.parameters())
-        self._direct_backward = direct_backward_ok(self.trainer, self)
-
-    def _backward(self, loss: Tensor) -> None:
-        if self._direct_backward:
-            loss.backward()
-        else:
-            self.manual_backward(loss)
-
-    def on_train_end(self) -> None:
-        """Drop the per-pass parameter list; back to ``manual_backward``."""
-        self._critic_param_cache = None
-        self._direct_backward = False
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        """Set an attribute. A plain value (no tensor, no module) for an existing plain attribute skips
-        ``nn.Module``'s registry checks: the loop updates its counters, and Lightning the current hook's name,
-        dozens of times per step.
-
-        Args:
-            name: Attribute name.
-            value: New value.
-        """
-        if name in self.__dict__ and not isinstance(value, (Tensor, nn.Module)):
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
 
     def _critic_inputs(self, x: Tensor) -> Tensor:
         for reg in self.regularizers:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -41,3 +44,16 @@ def nets() -> dict[str, Any]:
     """Tiny networks, fresh per test."""
     torch.manual_seed(0)
     return tiny_nets()
+
+
+def run_script(source: str, tmp_path: Path, *args: str, timeout: int = 200) -> subprocess.CompletedProcess:
+    """Run ``source`` as a Python script in a fresh process (one thread, wandb off, this checkout importable)
+    with ``args``; fail the test with the end of its stderr unless it exits with 0."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = tmp_path / "script.py"
+    script.write_text(source)
+    env = dict(os.environ, OMP_NUM_THREADS="1", WANDB_MODE="disabled", PYTHONPATH=root)
+    out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=timeout,
+                         env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out

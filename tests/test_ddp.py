@@ -3,12 +3,11 @@ different latents, count images over all ranks, and the checkpoint loads (PITFAL
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+
+from tests.conftest import run_script
 
 SCRIPT = textwrap.dedent(
     """
@@ -45,12 +44,7 @@ SCRIPT = textwrap.dedent(
 
 @pytest.mark.timeout(240)
 def test_two_process_ddp_trains_in_lockstep(tmp_path):
-    script = tmp_path / "ddp_run.py"
-    script.write_text(SCRIPT)
-    env = dict(os.environ, OMP_NUM_THREADS="1", WANDB_MODE="disabled")
-    out = subprocess.run([sys.executable, str(script), str(tmp_path / "logs")], capture_output=True, text=True,
-                         timeout=200, env=env, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
+    run_script(SCRIPT, tmp_path, str(tmp_path / "logs"))
     lines = sorted((tmp_path / "logs" / f"rank{r}.txt").read_text().split() for r in (0, 1))
     assert [line[1] for line in lines] == ["0", "1"]
     (r0, r1) = lines

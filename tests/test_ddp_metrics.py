@@ -4,9 +4,6 @@ samples, and every rank scores exactly the full set (2 CPU processes, gloo)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -15,7 +12,7 @@ import torch
 from ganmods import SGAN
 from ganmods.errors import ConfigurationError
 from ganmods.strategies import gather_rows, shard_bounds
-from tests.conftest import tiny_nets
+from tests.conftest import run_script, tiny_nets
 
 SCRIPT = textwrap.dedent(
     """
@@ -53,12 +50,7 @@ SCRIPT = textwrap.dedent(
 
 @pytest.mark.timeout(300)
 def test_two_process_fid_scores_each_sample_once_and_equals_one_process(tmp_path):
-    script = tmp_path / "ddp_fid.py"
-    script.write_text(SCRIPT)
-    env = dict(os.environ, OMP_NUM_THREADS="1", WANDB_MODE="disabled")
-    out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=280,
-                         env=env, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
+    run_script(SCRIPT, tmp_path, str(tmp_path), timeout=280)
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert (r0["eval_rows"], r1["eval_rows"]) == (50, 51)  # each rank generated its share, together 101
     single = r0["single"]

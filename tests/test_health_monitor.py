@@ -16,7 +16,7 @@ from ganmods import SGAN, WGANGP, GANDataModule
 from ganmods.callbacks import GANCheckpoint, HealthMonitor, HealthWarning, main_metric, mean_pairwise_distance
 from ganmods.cli import GANCLI
 from ganmods.errors import ConfigurationError
-from tests.conftest import fast_trainer, tiny_nets
+from tests.conftest import fast_trainer, run_script, tiny_nets
 
 BATCH = 16
 
@@ -337,17 +337,7 @@ if torch.distributed.is_initialized():
 def test_nan_gradient_on_one_rank_stops_every_rank_at_the_same_step(tmp_path):
     """Two CPU processes (gloo): the gradient decision is reduced, the checkpoint guard decides together,
     nothing hangs, and both ranks end with the same finite weights (about 20 s: two process start-ups)."""
-    import os
-    import subprocess
-    import sys
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    script = tmp_path / "ddp_nan.py"
-    script.write_text(DDP_SCRIPT)
-    env = dict(os.environ, OMP_NUM_THREADS="1", WANDB_MODE="disabled", PYTHONPATH=root)
-    out = subprocess.run([sys.executable, str(script), str(tmp_path / "logs")], capture_output=True, text=True,
-                         timeout=200, env=env, cwd=root)
-    assert out.returncode == 0, out.stderr[-3000:]
+    run_script(DDP_SCRIPT, tmp_path, str(tmp_path / "logs"))
     r0, r1 = ((tmp_path / "logs" / f"rank{r}.txt").read_text().split(" ", 4) for r in (0, 1))
     assert r0[:4] == r1[:4] and r0[:3] == ["7", "7", "True"]
     assert "non-finite gradient" in r0[4] and "at critic step 7" in r0[4]

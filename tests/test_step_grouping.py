@@ -153,3 +153,17 @@ def test_comparisons_group_steps_only_under_a_generator_step_budget(tmp_path):
     assert len(hashes[0]) == 8 and hashes[0] == hashes[1]  # one fingerprint per critic step, the same batches
     results = [json.loads((run / "result.json").read_text()) for run in runs]
     assert results[0]["critic_steps"] == results[1]["critic_steps"] == 8
+
+
+def test_plain_attribute_updates_keep_module_registration_intact():
+    model = SGAN(**tiny_nets())
+    model.extra = 3
+    model.extra = 4  # the fast path: a plain value for a plain attribute
+    assert model.extra == 4 and "extra" in vars(model)
+    model.extra = torch.nn.Linear(2, 2)  # a module replaces it: registered as a child, as nn.Module does
+    assert "extra" in dict(model.named_children()) and "extra" not in vars(model)
+    model.extra = torch.nn.Linear(2, 3)
+    assert model.extra.out_features == 3 and any(n.startswith("extra.") for n, _ in model.named_parameters())
+    model.scale = 1.0
+    model.scale = torch.nn.Parameter(torch.ones(1))
+    assert "scale" in dict(model.named_parameters())
