@@ -69,6 +69,19 @@ def test_grid25_is_one_data_override(tmp_path):
     assert cli.datamodule.distribution.num_modes == 25
 
 
+def test_steps_per_batch_is_one_data_flag_with_the_same_result(tmp_path):
+    """`--data.steps_per_batch` groups critic steps per Lightning batch; the trained weights do not change."""
+    loaded = []
+    for k in (1, 5):
+        name = f"k{k}"
+        assert main(["fit", "-c", TOY_CONFIGS[0], *_tiny(tmp_path, name), f"--data.steps_per_batch={k}"]) == 0
+        (ckpt,) = glob.glob(str(tmp_path / name / "version_0" / "checkpoints" / "last.ckpt"))
+        loaded.append(ganmods.load_checkpoint(ckpt))
+    assert loaded[1].generator_steps == 3
+    for (key, a), b in zip(loaded[0].state_dict().items(), loaded[1].state_dict().values()):
+        assert torch.equal(a, b), key
+
+
 def test_rerun_in_same_folder_does_not_fail_on_existing_config(tmp_path):
     args = ["fit", "-c", TOY_CONFIGS[0], *_tiny(tmp_path), "--trainer.logger.init_args.version=fixed"]
     assert main(args) == 0
