@@ -85,9 +85,9 @@ class HealthChecks:
         if total is None and len(values) == 1:
             (total,) = values.values()
         if not multi and total is not None:
-            if total.numel() == 1 and math.isfinite(total.item()):
-                return False  # one read of one number: the common case, every step
-            if total.numel() != 1 and bool(torch.isfinite(total.detach()).all()):
+            # the common case, every step: one read of one number
+            finite = math.isfinite(total.item()) if total.numel() == 1 else bool(torch.isfinite(total.detach()).all())
+            if finite:
                 return False
         if total is not None:
             values = {**values, "sum of the loss terms": total}

@@ -381,20 +381,14 @@ class ImageMetrics:
         if not isinstance(real_key, str) or not real_key.strip():
             raise invalid("real_key", "a non-empty string", real_key)
         n_real = real.shape[0]
-        if self.kid and n_real < self.kid_subset_size:
-            raise invalid("kid_subset_size", f"<= the smaller image count ({n_real}), or kid=False",
-                          self.kid_subset_size)
-        if self.kid and gather is None and fake.shape[0] < self.kid_subset_size:
-            raise invalid("kid_subset_size", f"<= the smaller image count ({fake.shape[0]}), or kid=False",
-                          self.kid_subset_size)
+        # the fake count is known here on one process; with `gather`, only after the gather below
+        self._check_kid_count(n_real if gather is not None else min(n_real, fake.shape[0]))
 
         real_feats, cache_info = self._real_features(real, real_key)
         fake_feats = self._features(fake)
         if gather is not None:
             fake_feats = gather(fake_feats)
-            if self.kid and fake_feats.shape[0] < self.kid_subset_size:
-                raise invalid("kid_subset_size", f"<= the smaller image count ({fake_feats.shape[0]}), or kid=False",
-                              self.kid_subset_size)
+            self._check_kid_count(min(n_real, fake_feats.shape[0]))
         n_fake = fake_feats.shape[0]
         dim = real_feats.shape[1]
         if fake_feats.shape[1] != dim:
@@ -411,6 +405,10 @@ class ImageMetrics:
             feature_dim=dim, real_key=real_key, n_real=n_real, n_fake=n_fake, real_cache=cache_info, results=results,
         )
         return results
+
+    def _check_kid_count(self, n: int) -> None:
+        if self.kid and n < self.kid_subset_size:
+            raise invalid("kid_subset_size", f"<= the smaller image count ({n}), or kid=False", self.kid_subset_size)
 
     def _compute(self, fake_feats: Tensor, real_feats: Tensor, label: str) -> dict[str, float]:
         from torchmetrics.image.fid import FrechetInceptionDistance
