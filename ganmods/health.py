@@ -58,6 +58,8 @@ class HealthChecks:
                     f"generator output shape must equal the data shape {tuple(data_shape)} (per sample); "
                     f"got {tuple(fake.shape[1:])} (full output {tuple(fake.shape)})."
                 )
+            for reg in self.regularizers:
+                reg.check_input(tuple(fake.shape))
             try:
                 out = self.discriminator(fake)
             except RuntimeError as err:

@@ -57,6 +57,16 @@ class Regularizer(Recorded):
         """
         return None
 
+    def check_input(self, shape: tuple[int, ...]) -> None:
+        """Check the shape of a batch of critic inputs before training starts (no-op by default).
+
+        Args:
+            shape: Shape of a batch of critic inputs (the generator's output in the dry run).
+
+        Raises:
+            ConfigurationError: If the regularizer cannot handle such inputs.
+        """
+
     def after_critic_step(self, critic: nn.Module) -> None:
         """Runs after every critic optimizer step.
 
