@@ -319,7 +319,7 @@ class GANModule(
         self._backward(d_total)
         # the logged critic gradient norm is the one of the critic step just before the generator step
         last_critic_step = self.critic_steps_since_generator + 1 >= self.current_n_critic()
-        self.skipped_steps.step(opt_d, self._grad_scaler, self.device)
+        self._optimizer_step(opt_d)
         # after the step: gradients averaged over ranks (gan_ddp) and unscaled (16-mixed)
         d_grad = _grad_norm(self._critic_params()) if grad_now and last_critic_step else None
         if sched_d is not None:
@@ -349,7 +349,7 @@ class GANModule(
                 return
             opt_g.zero_grad()
             self._backward(g_loss)
-            self.skipped_steps.step(opt_g, self._grad_scaler, self.device)
+            self._optimizer_step(opt_g)
             g_grad = _grad_norm(self.generator.parameters()) if grad_now else None
         finally:
             for p in critic_params:

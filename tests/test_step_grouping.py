@@ -18,7 +18,7 @@ from ganmods.callbacks import GANCheckpoint, HealthMonitor
 from ganmods.data import CriticBatches, SampleBatches, StepChunks, make_toy
 from ganmods.errors import ConfigurationError
 from ganmods.persistence import COUNTERS
-from ganmods.precision import direct_backward_ok
+from ganmods.precision import direct_backward_ok, direct_step_ok
 from tests.conftest import fast_trainer, tiny_nets
 from tests.test_compare import _config, _run
 from tests.test_health_monitor import BATCH, _Poisoned
@@ -120,6 +120,50 @@ def test_direct_backward_only_for_plain_single_process_runs():
             pass
 
     assert not direct_backward_ok(fast_trainer(), Hooked(**tiny_nets()))
+
+
+class _CountSteps(Callback):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
+        self.calls += 1
+
+
+class _PathSpy(Callback):
+    def __init__(self) -> None:
+        self.direct: list[bool] = []
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.direct.append(pl_module._direct_step)
+
+
+def test_optimizer_step_hooks_run_whenever_someone_listens_and_change_nothing(tmp_path):
+    spy, hooked_spy = _PathSpy(), _PathSpy()
+    direct, trainer = _fit(VARIANTS["wgan_gp"], 4, 4, tmp_path / "direct", callbacks=[spy])
+    assert not direct._direct_step  # reset when training ends
+    counter = _CountSteps()
+    hooked, hooked_trainer = _fit(VARIANTS["wgan_gp"], 4, 4, tmp_path / "hooked", callbacks=[counter, hooked_spy])
+    assert spy.direct and all(spy.direct) and not any(hooked_spy.direct)
+    assert counter.calls == hooked.critic_steps + hooked.generator_steps == 16
+    _assert_same(direct, hooked)
+    # Lightning counts every optimizer step either way (the step-count callbacks of the manual loop still run)
+    assert trainer.global_step == hooked_trainer.global_step == 16
+
+
+def test_direct_step_only_for_plain_single_process_runs_nobody_listens_to():
+    model = SGAN(**tiny_nets())
+    assert direct_step_ok(fast_trainer(), model)
+    assert direct_step_ok(fast_trainer(callbacks=[_CountBackward()]), model)  # a backward hook is not a step hook
+    assert not direct_step_ok(fast_trainer(precision="bf16-mixed"), model)
+    assert not direct_step_ok(fast_trainer(profiler="simple"), model)
+    assert not direct_step_ok(fast_trainer(callbacks=[_CountSteps()]), model)
+
+    class Hooked(SGAN):
+        def on_before_optimizer_step(self, optimizer: Any) -> None:
+            pass
+
+    assert not direct_step_ok(fast_trainer(), Hooked(**tiny_nets()))
 
 
 def test_a_refused_update_inside_a_group_keeps_the_earlier_steps_of_the_group(tmp_path):
