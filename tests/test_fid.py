@@ -253,3 +253,16 @@ def test_bad_score_inputs(tmp_path, fake, real, key, name):
     with pytest.raises(ConfigurationError, match=f"^{name} must be"):
         metrics.score(fake, real, key)
     assert not any(tmp_path.iterdir())  # refused before any work
+
+
+def test_build_extractor_names_each_kind_and_hashes_its_weights():
+    from ganmods.metrics.digits import DIGIT_CLASSIFIER_WEIGHTS
+    from ganmods.metrics.extractors import build_extractor
+
+    net, features, sha, name, layer, _, floor = build_extractor("digits", None)
+    assert name == "ganmods DigitClassifier" and floor == net.feature_dim == 64 and layer.startswith("64")
+    assert sha == hashlib.sha256(open(DIGIT_CLASSIFIER_WEIGHTS, "rb").read()).hexdigest()
+    assert features(torch.zeros(2, 1, 32, 32)).shape == (2, 64)
+    custom = torch.nn.Flatten()
+    net, features, sha, name, _, _, floor = build_extractor(custom, None)
+    assert net is custom and floor is None and name == "custom torch.nn.modules.flatten.Flatten" and len(sha) == 64

@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
+from ganmods.metrics.extractors import build_extractor
 
 __all__ = ["CACHE_FORMAT", "KID_SEED", "KID_SUBSETS", "ImageMetrics", "count_label"]
 
@@ -64,23 +65,6 @@ def count_label(n: int) -> str:
     return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
-def _sha256_file(path: Union[str, os.PathLike]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _sha256_state(module: nn.Module) -> str:
-    digest = hashlib.sha256()
-    for name, value in sorted(module.state_dict().items()):
-        value = value.detach().cpu().contiguous()
-        digest.update(f"{name}|{value.dtype}|{tuple(value.shape)}|".encode())
-        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def _version(package: str) -> Optional[str]:
     try:
         return version(package)
@@ -97,55 +81,6 @@ class _Precomputed(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x
-
-
-def _load_inception(weights_path: Optional[str]) -> tuple[nn.Module, str]:
-    """torch-fidelity's InceptionV3 (pool features) and the sha256 of its weights file."""
-    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
-
-    try:
-        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=weights_path)
-    except OSError as exc:  # URLError, HTTPError and socket errors are OSErrors
-        if weights_path is not None:
-            raise invalid("weights_path", "a readable weights file", weights_path) from exc
-        raise ConfigurationError(
-            "extractor='inception' needs torch-fidelity's InceptionV3 weights and downloading them failed "
-            f"({type(exc).__name__}: {exc}); pass weights_path=<a local copy of torch-fidelity's "
-            f"pt_inception-2015-12-05 weights file, {URL_INCEPTION_V3.rsplit('/', 1)[-1]}>."
-        ) from exc
-    except Exception as exc:
-        if weights_path is None:
-            raise
-        raise ConfigurationError(
-            "weights_path must be a state dict of torch-fidelity's InceptionV3 (pt_inception-2015-12-05); "
-            f"got {weights_path!r} ({type(exc).__name__}: {str(exc)[:200]})."
-        ) from exc
-    if weights_path is None:
-        weights_path = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(URL_INCEPTION_V3))
-    sha = _sha256_file(weights_path) if os.path.isfile(weights_path) else _sha256_state(net)
-    return net, sha
-
-
-def _build_extractor(
-    extractor: Union[str, nn.Module], weights_path: Optional[str]
-) -> tuple[nn.Module, Callable[[Tensor], Tensor], str, str, str, str, Optional[int]]:
-    """The network, its feature function, weights sha256, name, layer, resize method and sample floor."""
-    if extractor == "inception":
-        net, sha = _load_inception(weights_path)
-        resize = "torch-fidelity interpolate_bilinear_2d_like_tensorflow1x to 299x299, no antialias"
-        return net, lambda u: net(u)[0], sha, "torch-fidelity inception-v3-compat", "2048 (pool3)", resize, 2048
-    if extractor == "digits":
-        from ganmods.metrics.digits import DIGIT_CLASSIFIER_WEIGHTS, DIGIT_WORKING_SIZE, load_digit_classifier
-
-        net = load_digit_classifier(weights_path)
-        sha = _sha256_file(weights_path or DIGIT_CLASSIFIER_WEIGHTS)
-        size = DIGIT_WORKING_SIZE
-        resize = f"bilinear to {size}x{size}, align_corners=False, antialias when shrinking"
-        return net, net.features, sha, "ganmods DigitClassifier", f"{net.feature_dim} (penultimate)", resize, \
-            net.feature_dim
-    net = extractor.eval().requires_grad_(False)
-    name = f"custom {type(net).__module__}.{type(net).__qualname__}"
-    return net, net, _sha256_state(net), name, "output", "none (the extractor's own)", None
 
 
 class ImageMetrics:
@@ -220,7 +155,7 @@ class ImageMetrics:
         self._takes_uint8 = extractor == "inception"
         self._channels = 1 if extractor == "digits" else None
         net, self._forward, self.weights_sha256, self.extractor_name, self.feature_layer, self.resize, \
-            self._min_samples = _build_extractor(extractor, weights_path)
+            self._min_samples = build_extractor(extractor, weights_path)
         self._net = net.to(self.device)  # a plain attribute of a plain object: never a registered child
         self._provenance: dict[str, Any] = self._static_provenance()
 
