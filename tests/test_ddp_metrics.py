@@ -31,15 +31,26 @@ SCRIPT = textwrap.dedent(
     rows = []
     gen.register_forward_hook(lambda mod, args, y: None if mod.training else rows.append(y.shape[0]))
     metric = ImageMetrics("digits", kid_subset_size=50, cache_dir=out + "/cache", device="cpu")
+    extracted = []  # rows per feature extraction on this process
+    features = metric._features
+    metric._features = lambda x: (extracted.append(x.shape[0]), features(x))[1]
     dm = GANDataModule("digits", image_size=32, batch_size=16, val_size=32, eval_samples=101, metric=metric)
     trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="gan_ddp", logger=False, enable_progress_bar=False,
                          enable_model_summary=False)
     trainer.validate(model, datamodule=dm, verbose=False)
     logged = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    record = {"rank": trainer.global_rank, "logged": logged, "eval_rows": rows[-1]}
+    record = {"rank": trainer.global_rank, "logged": logged, "eval_rows": rows[-1], "extracted": extracted}
     if trainer.global_rank == 0:  # one process, all 101 samples: the reference value
         fake = model.sample(101, seed=dm.eval_seed)
         record["single"] = metric.score(fake, dm.eval_reference(), dm.real_key)
+    # a cache entry that only rank 0 has: the ranks agree on a miss and both extract their shares (no hang)
+    own = ImageMetrics("digits", kid_subset_size=50, cache_dir=f"{out}/own{trainer.global_rank}", device="cpu")
+    if trainer.global_rank == 0:
+        own.score(model.sample(101, seed=dm.eval_seed), dm.eval_reference(), dm.real_key)
+    torch.distributed.barrier()
+    dm.metric = own
+    trainer.validate(model, datamodule=dm, verbose=False)
+    record["own"] = {"hit": own.provenance["real_cache"]["hit"], "fid": float(trainer.callback_metrics["val/fid_101"])}
     with open(f"{out}/rank{trainer.global_rank}.json", "w") as fh:
         json.dump(record, fh)
     if torch.distributed.is_initialized():
@@ -53,7 +64,12 @@ def test_two_process_fid_scores_each_sample_once_and_equals_one_process(tmp_path
     run_script(SCRIPT, tmp_path, str(tmp_path), timeout=280)
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert (r0["eval_rows"], r1["eval_rows"]) == (50, 51)  # each rank generated its share, together 101
+    # the reference (the first 101 held-out digits, not cached yet), then the fakes: each rank extracted only
+    # its share of both; rank 0's one-process reference score afterwards hit the cache (fakes only)
+    assert r0["extracted"] == [50, 50, 101] and r1["extracted"] == [51, 51]
     single = r0["single"]
+    assert r0["own"]["hit"] is False and r1["own"]["hit"] is False
+    assert r0["own"]["fid"] == pytest.approx(single["fid_101"], rel=1e-5) == r1["own"]["fid"]
     assert sorted(single) == ["fid_101", "kid_101", "kid_101_std"]  # the names count 101 samples, not 2 x 101
     for key, value in single.items():
         for rank in (r0, r1):

@@ -270,9 +270,9 @@ class GANDataModule(Recorded, pl.LightningDataModule):
             ``metric.score(model.sample(eval_samples, seed=eval_seed), eval_reference(), real_key)``, or
             ``{}`` without a metric (no samples are drawn then). With several processes and an
             :class:`~ganmods.metrics.ImageMetrics`, each process generates and extracts features of its
-            own share of the ``eval_samples`` (:func:`~ganmods.strategies.shard_bounds`), the features are
-            gathered, and every process scores the same full set; other metrics score the full set on every
-            process.
+            own share of the ``eval_samples`` (:func:`~ganmods.strategies.shard_bounds`) and, when the real
+            features are not cached yet, of the reference images; the features are gathered, and every
+            process scores the same full set. Other metrics score the full set on every process.
         """
         if not self.is_image:
             samples = model.sample(self.eval_samples, seed=self.eval_seed)
@@ -287,7 +287,8 @@ class GANDataModule(Recorded, pl.LightningDataModule):
             rows = shard_bounds(self.eval_samples, int(trainer.global_rank), world)
             fake = model.sample(self.eval_samples, seed=self.eval_seed, rows=rows)
             gather = partial(gather_rows, strategy=trainer.strategy)
-            return dict(self.metric.score(fake, self.eval_reference(), self.real_key, gather=gather))
+            shard = (int(trainer.global_rank), world)
+            return dict(self.metric.score(fake, self.eval_reference(), self.real_key, gather=gather, shard=shard))
         fake = model.sample(self.eval_samples, seed=self.eval_seed)
         return dict(self.metric.score(fake, self.eval_reference(), self.real_key))
 

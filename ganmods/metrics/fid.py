@@ -256,12 +256,17 @@ class ImageMetrics:
             out.append(feats.float().cpu())
         return torch.cat(out)
 
-    def _real_features(self, real: Tensor, real_key: str) -> tuple[Tensor, dict[str, Any]]:
+    def _real_features(
+        self, real: Tensor, real_key: str, gather: Optional[Callable[[Tensor], Tensor]], shard: Optional[tuple[int, int]]
+    ) -> tuple[Tensor, dict[str, Any]]:
         n_real = real.shape[0]
         key = self.cache_key(real_key, n_real)
         path = self._cache_file(real_key, n_real, key)
         fingerprint = hashlib.sha256(self._quantise(real).cpu().numpy().tobytes()).hexdigest()
-        info = {"key": key, "file": str(path), "hit": path.is_file(), "real_sha256": fingerprint}
+        hit = path.is_file()
+        if gather is not None:  # a hit only if every process has the file: all then take the same branch
+            hit = bool(gather(torch.tensor([[float(hit)]])).min() > 0)
+        info = {"key": key, "file": str(path), "hit": hit, "real_sha256": fingerprint}
         if info["hit"]:
             entry = torch.load(path, map_location="cpu", weights_only=True)
             if entry.get("key") != key:
@@ -272,8 +277,14 @@ class ImageMetrics:
                     f"images: use another key or remove {str(path)!r})", real_key,
                 )
             return entry["features"], info
-        feats = self._features(real)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if gather is not None and shard is not None:
+            from ganmods.strategies import shard_bounds
+
+            lo, hi = shard_bounds(n_real, *shard)
+            feats = gather(self._features(real[lo:hi]))
+        else:
+            feats = self._features(real)
+        path.parent.mkdir(parents=True, exist_ok=True)  # every process writes the same entry, atomically
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
             torch.save({"key": key, "real_sha256": fingerprint, "features": feats}, tmp)
         os.replace(tmp.name, path)
@@ -281,7 +292,12 @@ class ImageMetrics:
 
     # ------------------------------------------------------------------ scoring
     def score(
-        self, fake: Tensor, real: Tensor, real_key: str, gather: Optional[Callable[[Tensor], Tensor]] = None
+        self,
+        fake: Tensor,
+        real: Tensor,
+        real_key: str,
+        gather: Optional[Callable[[Tensor], Tensor]] = None,
+        shard: Optional[tuple[int, int]] = None,
     ) -> dict[str, float]:
         """FID (and KID) of ``fake`` against ``real``.
 
@@ -295,6 +311,10 @@ class ImageMetrics:
                 concatenated in rank order (:func:`ganmods.strategies.gather_rows`). Each process then
                 extracts only its share, and every process computes the statistics of exactly the ``N``
                 images (no padding, no duplicates).
+            shard: With ``gather``: ``(rank, world_size)`` of this process. On a cache miss each process then
+                extracts only its share of ``real`` (:func:`ganmods.strategies.shard_bounds`) and the shares
+                are gathered. The processes agree on hit or miss first, so all of them call the same
+                collectives.
 
         Returns:
             ``{"fid_<n>": …}`` plus, with ``kid``, ``"kid_<n>"`` and ``"kid_<n>_std"``, where ``<n>`` is
@@ -319,7 +339,7 @@ class ImageMetrics:
         # the fake count is known here on one process; with `gather`, only after the gather below
         self._check_kid_count(n_real if gather is not None else min(n_real, fake.shape[0]))
 
-        real_feats, cache_info = self._real_features(real, real_key)
+        real_feats, cache_info = self._real_features(real, real_key, gather, shard)
         fake_feats = self._features(fake)
         if gather is not None:
             fake_feats = gather(fake_feats)
