@@ -22,7 +22,7 @@ EXPECTED = {
     "rsgan": ("RaGAN", "rsgan", []),
     "rasgan": ("RaGAN", "rasgan", []),
     "ralsgan": ("RaGAN", "ralsgan", []),
-    "rahinge": ("RaGAN", "rahinge", []),
+    "rahinge": ("RaGAN", "rahinge", ["gp"]),
     "rasgan_gp": ("RaGAN", "rasgan", ["gp"]),
     "fgan_js": ("FGAN", "fgan_js", []),
     "sgan_saturating_noise": ("SGAN", "saturating", ["noise"]),
