@@ -19,7 +19,7 @@ EXPECTED = {
     "sgan_saturating": ("SGAN", "saturating", []),
     "wgan": ("WGAN", "wasserstein", ["clip"]),
     "wgan_gp": ("WGANGP", "wasserstein", ["gp"]),
-    "rsgan": ("RaGAN", "rsgan", []),
+    "rsgan": ("RaGAN", "rsgan", ["gp"]),
     "rasgan": ("RaGAN", "rasgan", []),
     "ralsgan": ("RaGAN", "ralsgan", []),
     "rahinge": ("RaGAN", "rahinge", ["gp"]),
