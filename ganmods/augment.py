@@ -138,4 +138,4 @@ class DiffAugment(Regularizer):
         rows = torch.arange(h, device=dev).view(1, h, 1)
         cols = torch.arange(w, device=dev).view(1, 1, w)
         inside = (rows >= cy - ch // 2) & (rows < cy - ch // 2 + ch) & (cols >= cx - cw // 2) & (cols < cx - cw // 2 + cw)
-        return torch.where(inside.unsqueeze(1), torch.full_like(x, self.fill), x)
+        return x.masked_fill(inside.unsqueeze(1), self.fill)
