@@ -184,7 +184,7 @@ def test_cli_toy_wgan_gp_two_processes_gan_ddp_checkpoint_loads(tmp_path):
     args = [
         sys.executable, "-m", "ganmods", "fit", "-c", str(ROOT / "configs/toy/wgan_gp.yaml"),
         "--trainer.devices", "2", "--trainer.strategy.class_path", "ganmods.strategies.GANDDPStrategy",
-        "--model.init_args.max_generator_steps", "3",
+        "--model.init_args.max_generator_steps", "3", "--model.init_args.n_critic", "5",
         "--model.init_args.generator.init_args.hidden", "16", "--model.init_args.discriminator.init_args.hidden", "16",
         "--data.batch_size", "32", "--data.batches_per_epoch", "10", "--data.val_size", "64",
         "--trainer.logger.init_args.save_dir", str(tmp_path / "runs"), "--trainer.enable_progress_bar", "false",
