@@ -344,7 +344,7 @@ def test_budget_and_ranking_helpers():
     assert rank_variants(rows, Checked(("fid",), {"fid": False}, ("fid",))) == ["b", "a", "c"]
 
 
-def test_shipped_comparison_configs_check(monkeypatch):
+def test_shipped_comparison_configs_check(monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
     ring8 = load_comparison("configs/compare/ring8.yaml")
     assert [v.name for v in ring8.variants] == ["sgan", "sgan_saturating", "wgan", "wgan_gp", "rsgan", "rasgan",
@@ -357,9 +357,22 @@ def test_shipped_comparison_configs_check(monkeypatch):
     check_runs(grid25, plan_runs(grid25, "runs/compare/grid25"))
     digits = load_comparison("configs/compare/digits.yaml")
     assert len(digits.variants) == 9 and digits.shared["data"]["dataset"] == "digits"
-    # the shared networks are those of configs/digits/*.yaml: strict fairness accepts every variant file
-    checked = check_runs(digits, plan_runs(digits, "runs/compare/digits"))
+    # the shared networks are those of configs/digits/*.yaml: strict fairness accepts every variant file,
+    # WGAN's through its override back to the shared layer-normalised critic
+    runs = plan_runs(digits, "runs/compare/digits")
+    checked = check_runs(digits, runs)
     assert checked.rank_by == ("fid_1500",)
+    wgan = [run for run in runs if run.variant == "wgan"]
+    assert wgan and all(run.config["model"]["init_args"]["discriminator"]["init_args"]["norm"] == "layer"
+                        for run in wgan)
+    assert yaml.safe_load(open("configs/digits/wgan.yaml"))["model"]["init_args"]["discriminator"]["init_args"][
+        "norm"] == "instance"
+    raw = yaml.safe_load(open("configs/compare/digits.yaml"))
+    raw["variants"]["wgan"] = "configs/digits/wgan.yaml"  # without the override the file's critic differs
+    (tmp_path / "digits.yaml").write_text(yaml.safe_dump(raw))
+    plain = load_comparison(str(tmp_path / "digits.yaml"))
+    with pytest.raises(ConfigurationError, match='variants.wgan .*"norm": "instance"'):
+        check_runs(plain, plan_runs(plain, "runs/compare/digits"))
 
 
 @pytest.mark.slow  # two worker processes each import torch and Lightning: 8 s on an idle 2-core machine, ~30 s busy
