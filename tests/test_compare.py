@@ -365,9 +365,9 @@ def test_shipped_comparison_configs_check(monkeypatch, tmp_path):
     wgan = [run for run in runs if run.variant == "wgan"]
     assert wgan and all(run.config["model"]["init_args"]["discriminator"]["init_args"]["norm"] == "layer"
                         for run in wgan)
-    assert yaml.safe_load(open("configs/digits/wgan.yaml"))["model"]["init_args"]["discriminator"]["init_args"][
-        "norm"] == "instance"
-    raw = yaml.safe_load(open("configs/compare/digits.yaml"))
+    with open("configs/digits/wgan.yaml") as own_file, open("configs/compare/digits.yaml") as compare_file:
+        own, raw = yaml.safe_load(own_file), yaml.safe_load(compare_file)
+    assert own["model"]["init_args"]["discriminator"]["init_args"]["norm"] == "instance"
     raw["variants"]["wgan"] = "configs/digits/wgan.yaml"  # without the override the file's critic differs
     (tmp_path / "digits.yaml").write_text(yaml.safe_dump(raw))
     plain = load_comparison(str(tmp_path / "digits.yaml"))
