@@ -129,3 +129,14 @@ def test_augmentation_reaches_the_critic_in_both_steps(tmp_path):
     for x in augmented:
         assert (x == 5.0).all(dim=1).sum(dim=(1, 2)).min() >= 1, "every sample has a hole"
     assert F.mse_loss(augmented[0], augmented[0].clamp(-1, 1)) > 0
+
+
+def test_augment_module_reexports_the_regularizer_and_old_class_paths_still_build():
+    import ganmods.regularizers as regs
+    from ganmods.spec import from_spec, to_spec
+
+    assert DiffAugment is regs.DiffAugment
+    old = {"class_path": "ganmods.augment.DiffAugment", "init_args": {"policies": ["cutout"], "cutout": 0.25}}
+    rebuilt = from_spec(old)
+    assert type(rebuilt) is DiffAugment and (rebuilt.policies, rebuilt.cutout) == (["cutout"], 0.25)
+    assert to_spec(rebuilt)["class_path"] == "ganmods.regularizers.DiffAugment"

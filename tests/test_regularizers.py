@@ -380,3 +380,14 @@ def test_critic_ignoring_its_input_gives_target_squared_not_an_error():
     value, norms = gradient_penalty(lambda x: torch.ones(x.shape[0]), torch.randn(4, 2), torch.randn(4, 2))
     assert torch.isfinite(value) and float(value) == pytest.approx(1.0, rel=1e-5)
     assert torch.all(norms < 1e-5)
+
+
+def test_package_keeps_every_public_name_and_records_the_public_path():
+    import ganmods.regularizers as regs
+    from ganmods.spec import to_spec
+
+    old_names = ["NOISE_SCHEDULES", "GradientPenalty", "InstanceNoise", "Regularizer", "WeightClipping", "gradient_penalty"]
+    assert set(old_names) <= set(regs.__all__)
+    assert regs.NOISE_SCHEDULES == ("constant", "linear", "exponential")
+    for reg in (GradientPenalty(), WeightClipping(), regs.InstanceNoise()):
+        assert to_spec(reg)["class_path"] == f"ganmods.regularizers.{type(reg).__name__}"
