@@ -447,3 +447,52 @@ def test_rsgan_mixed_logit_shapes_pair_elementwise_or_raise():
     except ConfigurationError:
         return
     assert float(d) == pytest.approx(ref_d("rsgan", REAL, FAKE), rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# offset_free: a constant added to every critic output changes each loss by a logit-independent amount
+# ---------------------------------------------------------------------------------------------------------
+
+OFFSET_FREE = {"wasserstein", "rsgan", "rasgan", "ralsgan", "rahinge"}
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_offset_free_flag_per_loss(name):
+    assert LOSSES[name].offset_free is (name in OFFSET_FREE)
+    assert AdversarialLoss.offset_free is False
+
+
+def _losses_and_grads(loss: AdversarialLoss, r: list[float], f: list[float], c: float):
+    """(D loss, G loss, dD/dreal, dD/dfake, dG/dfake) with ``c`` added to every logit."""
+    real = torch.tensor(r, dtype=torch.float64).add(c).float().requires_grad_(True)
+    fake = torch.tensor(f, dtype=torch.float64).add(c).float().requires_grad_(True)
+    d = loss.discriminator_loss(real, fake)
+    g = loss.generator_loss(fake, real)
+    d_real, d_fake = torch.autograd.grad(d, (real, fake))
+    (g_fake,) = torch.autograd.grad(g, fake)
+    return float(d.detach()), float(g.detach()), d_real, d_fake, g_fake
+
+
+@pytest.mark.parametrize("c", [1.75, -2.5])
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_offset_free_means_a_critic_offset_changes_no_gradient(name, c):
+    loss = get_loss(name)
+    pairs = [(REAL, FAKE), (REAL2, FAKE2)]
+    shifts_d, shifts_g, grads_same = [], [], []
+    for r, f in pairs:
+        d0, g0, *grads0 = _losses_and_grads(loss, r, f, 0.0)
+        d1, g1, *grads1 = _losses_and_grads(loss, r, f, c)
+        shifts_d.append(d1 - d0)
+        shifts_g.append(g1 - g0)
+        grads_same.append(all(torch.allclose(a, b, atol=1e-6) for a, b in zip(grads0, grads1)))
+    if name in OFFSET_FREE:
+        # the same shift for two unrelated logit pairs: it depends on c only; gradients unchanged
+        assert shifts_d[0] == pytest.approx(shifts_d[1], abs=1e-5)
+        assert shifts_g[0] == pytest.approx(shifts_g[1], abs=1e-5)
+        assert all(grads_same)
+        expected_g_shift = -c if name == "wasserstein" else 0.0
+        assert shifts_g[0] == pytest.approx(expected_g_shift, abs=1e-5)
+        assert shifts_d[0] == pytest.approx(0.0, abs=1e-5)
+    else:
+        # the offset moves some gradient, so the critic's level is pinned by the loss
+        assert not all(grads_same)

@@ -75,12 +75,21 @@ class AdversarialLoss(Recorded):
 
     Subclasses implement :meth:`discriminator_loss` and :meth:`generator_loss`; relativistic losses set
     ``needs_real_logits = True`` so the loop recomputes the real logits (with the updated critic) in the
-    generator step. Logits may be ``[B]`` or ``[B, 1]``; everything is computed in float32.
+    generator step, and losses whose critic is only defined up to an additive constant set
+    ``offset_free = True``. Logits may be ``[B]`` or ``[B, 1]``; everything is computed in float32.
     """
 
     name: str = "custom"
     needs_real_logits: bool = False
     divergence_name: Optional[str] = "margin"
+    #: The loss levels carry an arbitrary additive offset of the critic (e.g. Wasserstein: ``C`` and
+    #: ``C + c`` give the same gradients), so absolute loss levels mean nothing and monitors must not
+    #: compare them to fixed thresholds. Precisely: adding one constant ``c`` to every real and fake logit
+    #: changes each of the two losses by an amount that depends on ``c`` only (never on the logits), so no
+    #: gradient changes and the critic's output level is free to drift. Relativistic losses are
+    #: offset-free with a zero change (their losses stay comparable; their raw logits do not). Losses that
+    #: pin the logit level (a sigmoid, a margin at ±1, regression targets, an f-GAN activation) are not.
+    offset_free: bool = False
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         """The critic's loss (to minimise).

@@ -19,7 +19,8 @@ class Saturating(AdversarialLoss):
 
     D: ``E[sp(-C(xr))] + E[sp(C(xf))]``; G minimises ``-E[sp(C(xf))] = E[log(1 - D(xf))]``, whose gradient
     vanishes as the discriminator becomes confident (Arjovsky & Bottou 2017). The divergence estimate is
-    ``JS = (log 4 - L_D) / 2``.
+    ``JS = (log 4 - L_D) / 2``. Not offset-free: the sigmoid pins the logit level (a logit of 0 means
+    "equally likely real or fake"), so ``C + c`` is a different discriminator.
     """
 
     divergence_name = "js"
@@ -44,9 +45,14 @@ class NonSaturating(Saturating):
 
 @register("wasserstein")
 class Wasserstein(AdversarialLoss):
-    """WGAN / WGAN-GP: critic ``E[C(xf)] - E[C(xr)]``, generator ``-E[C(xf)]``; estimate ``W = -L_D``."""
+    """WGAN / WGAN-GP: critic ``E[C(xf)] - E[C(xr)]``, generator ``-E[C(xf)]``; estimate ``W = -L_D``.
+
+    Offset-free: with ``C + c`` the critic loss is unchanged and the generator loss moves by ``-c``, so
+    the gradients are the same and the generator loss level (unlike ``W``) means nothing on its own.
+    """
 
     divergence_name = "w"
+    offset_free = True
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return _mean(fake_logits) - _mean(real_logits)
@@ -60,7 +66,11 @@ class Wasserstein(AdversarialLoss):
 
 @register("least_squares")
 class LeastSquares(AdversarialLoss):
-    """LSGAN: D ``½E[(C(xr) - 1)²] + ½E[C(xf)²]``; G ``½E[(C(xf) - 1)²]``."""
+    """LSGAN: D ``½E[(C(xr) - 1)²] + ½E[C(xf)²]``; G ``½E[(C(xf) - 1)²]``.
+
+    Not offset-free: the regression targets 1 (real) and 0 (fake) pin the logit level; with ``C + c`` the
+    losses change by terms proportional to ``c·C``, so the gradients change.
+    """
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return 0.5 * _mean((real_logits.float() - 1) ** 2) + 0.5 * _mean(fake_logits.float() ** 2)
@@ -71,7 +81,12 @@ class LeastSquares(AdversarialLoss):
 
 @register("hinge")
 class Hinge(AdversarialLoss):
-    """Hinge loss: D ``E[relu(1 - C(xr))] + E[relu(1 + C(xf))]``; G ``-E[C(xf)]``."""
+    """Hinge loss: D ``E[relu(1 - C(xr))] + E[relu(1 + C(xf))]``; G ``-E[C(xf)]``.
+
+    Not offset-free: the margins at ``C = ±1`` pin the logit level; with ``C + c`` other samples fall
+    inside the margins, so the critic loss and its gradient change (the generator loss alone would only
+    shift by ``-c``).
+    """
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return _mean(F.relu(1 - real_logits.float())) + _mean(F.relu(1 + fake_logits.float()))
@@ -84,10 +99,13 @@ class Hinge(AdversarialLoss):
 class RSGAN(AdversarialLoss):
     """Relativistic SGAN (paired): D ``E[sp(-(C(xr) - C(xf)))]``; G ``E[sp(-(C(xf) - C(xr)))]``.
 
-    Real and fake batches are paired element-wise, so they must have the same size.
+    Real and fake batches are paired element-wise, so they must have the same size. Offset-free with a
+    zero change: both losses see only differences ``C(xr) - C(xf)``, in which a constant added to ``C``
+    cancels; the losses keep their meaning (``log 2`` when the critic cannot tell), the raw logits do not.
     """
 
     needs_real_logits = True
+    offset_free = True
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         real, fake = _paired(real_logits, fake_logits)
@@ -103,10 +121,13 @@ class _RelativisticAverage(AdversarialLoss):
 
     Subclasses give the per-sample terms of the critic (``_d_terms``) and of the generator (``_g_terms``)
     as functions of ``(D̃r, D̃f)``; each loss is the mean of its two terms. The fake mean inside ``D̃r``
-    keeps its graph, so the real term gives G a gradient too.
+    keeps its graph, so the real term gives G a gradient too. Offset-free with a zero change: a constant
+    added to ``C`` cancels in ``D̃r`` and ``D̃f``, so the losses are exactly unchanged (their levels stay
+    meaningful; the raw logits' level does not).
     """
 
     needs_real_logits = True
+    offset_free = True
 
     def _d_terms(self, dr: Tensor, df: Tensor) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
