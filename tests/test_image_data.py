@@ -412,6 +412,8 @@ def test_batch_size_larger_than_the_training_set():
 
 
 def test_mix_seed_is_stable_and_order_sensitive():
-    assert mix_seed(0, 1, 2) == mix_seed(0, 1, 2)
+    # splitmix64's published first output for state 0 is 0xE220A8397B1DCDAF; mix_seed keeps the top 63 bits
+    assert mix_seed(0) == 0xE220A8397B1DCDAF >> 1
+    assert mix_seed(0, 1, 2) == 3384391416029321617  # pinned: the data stream of every recorded run uses it
     assert len({mix_seed(0, 1, 2), mix_seed(0, 2, 1), mix_seed(1, 0, 2), mix_seed(0, 1), mix_seed(0, 1, 2, 0)}) == 5
     assert 0 <= mix_seed(-1, 2**70) < 2**63
