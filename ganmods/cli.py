@@ -8,16 +8,20 @@ LightningCLI; ``ganmods generate --ckpt PATH --n N --out OUT`` samples from any 
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Any, Optional
 
+from lightning.fabric.plugins.io import CheckpointIO
+from lightning.pytorch import Trainer
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from ganmods.callbacks import GANCheckpoint, HealthMonitor
+from ganmods.checkpoint_io import AtomicCheckpointIO
 from ganmods.data import GANDataModule
 from ganmods.errors import ConfigurationError
 from ganmods.module import GANModule
+from ganmods.yaml_checks import check_config_args
 
-__all__ = ["GANArgumentParser", "GANCLI", "main"]
+__all__ = ["GANArgumentParser", "GANCLI", "main", "with_atomic_checkpoint_io"]
 
 # Lines of the config parser's nested error report that say nothing about what the user got wrong.
 _NOISE = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:", "Given value",
@@ -58,14 +62,21 @@ class GANCLI(LightningCLI):
     """LightningCLI for GAN modules: any :class:`~ganmods.GANModule` subclass as ``model`` (``class_path``),
     :class:`~ganmods.GANDataModule` as ``data``, the config saved beside the logs (overwritten on rerun),
     :class:`~ganmods.callbacks.GANCheckpoint` (``last.ckpt`` and ``best.ckpt``, never a non-finite state),
-    :class:`~ganmods.callbacks.HealthMonitor`, and ``--ckpt_path`` checked before use.
+    :class:`~ganmods.callbacks.HealthMonitor`, checkpoints written atomically
+    (:class:`~ganmods.checkpoint_io.AtomicCheckpointIO` added to ``trainer.plugins`` unless the config
+    names another ``CheckpointIO``), ``--ckpt_path`` checked before use, and every ``-c/--config`` file
+    refused if it repeats a key.
 
     Args:
         args: Command-line arguments (``None``: ``sys.argv[1:]``).
         run: Run the subcommand (``False``: only instantiate).
+
+    Raises:
+        ConfigurationError: If a config file repeats a key (``<file>: duplicate key 'name' at line N.``).
     """
 
     def __init__(self, args: ArgsType = None, run: bool = True) -> None:
+        check_config_args(sys.argv[1:] if args is None else args)
         super().__init__(
             GANModule,
             GANDataModule,
@@ -77,6 +88,20 @@ class GANCLI(LightningCLI):
             args=args,
             run=run,
         )
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """LightningCLI's trainer, with :class:`~ganmods.checkpoint_io.AtomicCheckpointIO` added to
+        ``trainer.plugins`` unless the config names another ``CheckpointIO``.
+
+        Args:
+            **kwargs: Trainer arguments overriding the config.
+
+        Returns:
+            The trainer.
+        """
+        plugins = kwargs.get("plugins", self._get(self.config_init, "trainer", default={}).get("plugins"))
+        kwargs["plugins"] = with_atomic_checkpoint_io(plugins)
+        return super().instantiate_trainer(**kwargs)
 
     def _parse_ckpt_path(self) -> None:
         """Refuse an unusable ``--ckpt_path`` as one line, before LightningCLI reads the model from it."""
@@ -104,6 +129,21 @@ class GANCLI(LightningCLI):
         if log_dir:
             lines.append(f"ganmods: logs and plots in {log_dir}")
         print("\n".join(lines), flush=True)
+
+
+def with_atomic_checkpoint_io(plugins: Any) -> list[Any]:
+    """Trainer ``plugins`` plus :class:`~ganmods.checkpoint_io.AtomicCheckpointIO` when none is a ``CheckpointIO``.
+
+    Args:
+        plugins: The configured plugins: None, one plugin, or a list.
+
+    Returns:
+        A new list: the given plugins, plus ``AtomicCheckpointIO()`` unless one of them is a ``CheckpointIO``.
+    """
+    given = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+    if not any(isinstance(p, CheckpointIO) for p in given):
+        given.append(AtomicCheckpointIO())
+    return given
 
 
 def main(args: Optional[list[str]] = None) -> int:

@@ -7,8 +7,10 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
+from ganmods.checkpoint_io import AtomicCheckpointIO
 from ganmods.errors import invalid
 
 __all__ = ["GANCheckpoint", "main_metric"]
@@ -58,7 +60,10 @@ class GANCheckpoint(ModelCheckpoint):
       training ends, whenever the state changed since the last save, so a crash loses at most one epoch;
     * a state holding a NaN or infinite parameter or buffer is never written: the file keeps the last
       finite state saved, and a warning names the first bad entry (every rank takes the decision
-      together under DDP).
+      together under DDP);
+    * files are written atomically: when the trainer uses Lightning's default ``TorchCheckpointIO``, set-up
+      replaces it with :class:`~ganmods.checkpoint_io.AtomicCheckpointIO`, so a full disk never truncates
+      the previous ``last.ckpt``/``best.ckpt`` (a ``CheckpointIO`` of your own is left as it is).
 
     Args:
         dirpath: Folder for the files (default: ``<log_dir>/checkpoints``).
@@ -121,13 +126,16 @@ class GANCheckpoint(ModelCheckpoint):
         self.kth_value = torch.tensor(torch.inf if mode == "min" else -torch.inf)
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Resolve the monitored metric, then Lightning's set-up (folder resolution, a collective).
+        """Write atomically (see above), resolve the monitored metric, then Lightning's set-up (folder
+        resolution, a collective).
 
         Args:
             trainer: The trainer.
             pl_module: The module.
             stage: The Lightning stage.
         """
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
         resolved = self.resolve(getattr(trainer, "datamodule", None))
         if self._auto_monitor and stage == "fit":
             rank_zero_info(f"ganmods: best.ckpt ranks by {resolved[0]} ({resolved[1]})" if resolved
