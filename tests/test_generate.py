@@ -8,6 +8,7 @@ import torch
 
 from ganmods import WGANGP, GANDataModule
 from ganmods.cli import main
+from ganmods.errors import ConfigurationError
 from tests.conftest import fast_trainer, tiny_nets
 
 
@@ -184,3 +185,122 @@ def test_generate_from_a_digits_checkpoint(digits_ckpt, tmp_path):
     assert main([*args, str(tmp_path / "s.pt")]) == 0
     assert torch.allclose(torch.load(tmp_path / "s.pt"), expected, atol=1e-6)
     assert main([*args, str(tmp_path / "s.csv")]) == 2  # images cannot be a table
+
+
+# ---------------------------------------------------------------- streaming and atomic outputs
+@pytest.mark.parametrize("n, latent, starts", [(10_000, "normal", [0, 4096, 8192]), (4097, "normal", [0]),
+                                               (8200, "uniform", [0, 4096, 8192])])
+def test_sample_chunks_equal_one_sample_call(n, latent, starts):
+    from ganmods import SGAN
+    from ganmods.generate import sample_chunks
+
+    torch.manual_seed(0)
+    model = SGAN(**tiny_nets(), ema_decay=0.9, latent_distribution=latent).eval()
+    with torch.no_grad():
+        for p in model.ema_generator.parameters():
+            p.add_(0.25)  # the EMA copy differs: chunks must come from it, as sample() does
+    chunks = list(sample_chunks(model, n, seed=3, chunk=4096))
+    # 4097 rows: a one-row tail (2 values) would not continue the same random numbers, so it joins the chunk
+    assert [start for start, _ in chunks] == starts
+    assert torch.equal(torch.cat([c for _, c in chunks]), model.sample(n, seed=3))
+
+
+def test_chunked_npy_and_csv_are_byte_identical_to_whole_writes(toy_ckpt, tmp_path):
+    from ganmods.generate import generate
+
+    ckpt, model = toy_ckpt
+    n = 9000
+    expected = model.sample(n, seed=2).numpy()
+    written = generate(ckpt, n, str(tmp_path / "s.npy"), seed=2, chunk=4096)
+    assert written == [str(tmp_path / "s.npy"), str(tmp_path / "s.png")]
+    np.save(tmp_path / "whole.npy", expected)
+    assert (tmp_path / "s.npy").read_bytes() == (tmp_path / "whole.npy").read_bytes()
+    generate(ckpt, n, str(tmp_path / "t.csv"), seed=2, chunk=4096)
+    np.savetxt(tmp_path / "whole.csv", expected, delimiter=",", header="x0,x1", comments="")
+    assert (tmp_path / "t.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_existing_out_is_refused_before_any_work_unless_overwrite(toy_ckpt, tmp_path, capsys):
+    ckpt, model = toy_ckpt
+    out = tmp_path / "s.npy"
+    out.write_bytes(b"precious")
+    missing = str(tmp_path / "none.ckpt")  # refused before the checkpoint is even read
+    assert main(["generate", "--ckpt", missing, "--n", "5", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"ganmods: error: --out must be a path that does not exist (or pass "
+                                       f"--overwrite); got {out}.\n")
+    assert out.read_bytes() == b"precious"
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "notes.txt").write_text("x")
+    assert main(["generate", "--ckpt", ckpt, "--n", "5", "--out", str(tmp_path / "d")]) == 2
+    assert "got " + str(tmp_path / "d") + " (a folder that is not empty)." in capsys.readouterr().err
+    (tmp_path / "t.png").write_bytes(b"old plot")  # the scatter beside t.npy would be replaced
+    assert main(["generate", "--ckpt", ckpt, "--n", "5", "--out", str(tmp_path / "t.npy")]) == 2
+    assert "t.png would be overwritten" in capsys.readouterr().err
+    assert not (tmp_path / "t.npy").exists()
+
+    assert main(["generate", "--ckpt", ckpt, "--n", "5", "--out", str(out), "--overwrite"]) == 0
+    assert np.allclose(np.load(out), model.sample(5, seed=0).numpy(), atol=1e-6)
+    (tmp_path / "empty").mkdir()  # an empty folder is not "existing output"
+    assert main(["generate", "--ckpt", ckpt, "--n", "5", "--out", str(tmp_path / "empty")]) == 0
+    assert np.load(tmp_path / "empty" / "samples.npy").shape == (5, 2)
+
+
+def test_full_disk_while_generating_keeps_the_previous_file(toy_ckpt, tmp_path, monkeypatch, capsys):
+    from tests.test_atomic_checkpoints import _full_disk_after
+
+    ckpt, _ = toy_ckpt
+    out = tmp_path / "s.npy"
+    assert main(["generate", "--ckpt", ckpt, "--n", "20", "--out", str(out)]) == 0
+    before = out.read_bytes()
+    _full_disk_after(monkeypatch, room=1000)
+    assert main(["generate", "--ckpt", ckpt, "--n", "5000", "--out", str(out), "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"ganmods: error: could not write file {out}: ")
+    assert "No space left on device (errno 28)" in err
+    assert err.count("\n") == 1
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.npy", "s.png"]
+
+
+def test_output_larger_than_free_space_or_memory_limit_is_refused(toy_ckpt, tmp_path, monkeypatch, capsys):
+    import collections
+
+    import ganmods.generate as gen
+
+    ckpt, _ = toy_ckpt
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(gen.shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 50_000, 50_000))
+    assert main(["generate", "--ckpt", ckpt, "--n", "10000", "--out", str(tmp_path / "s.npy")]) == 2
+    err = capsys.readouterr().err  # 10000 x 2 float32 = 80000 bytes + 128 header
+    assert err == (f"ganmods: error: n must fit the free disk space: 10000 samples of shape [2] as .npy need at "
+                   f"least 80.1 KB, 50.0 KB free in {tmp_path}; got 10000.\n")
+    assert main(["generate", "--ckpt", ckpt, "--n", "1100", "--out", str(tmp_path / "s.csv")]) == 2
+    assert "as .csv need at least 55.0 KB" in capsys.readouterr().err  # 2200 values x 25 characters
+    assert main(["generate", "--ckpt", ckpt, "--n", "6000", "--out", str(tmp_path / "s.npy")]) == 0  # 48 KB fits
+    monkeypatch.setattr(gen, "IN_MEMORY_LIMIT", 4000)
+    assert main(["generate", "--ckpt", ckpt, "--n", "1000", "--out", str(tmp_path / "s.pt")]) == 2
+    assert "out must be .npy (written in chunks) for 1000 samples: a .pt file holds all of them in memory " \
+           "(8.0 KB, more than the 4.0 KB limit)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.npy", "s.png"]
+
+
+def test_png_folder_is_written_whole_in_chunks_and_replaced_only_if_generated(digits_ckpt, tmp_path, monkeypatch):
+    from torchvision.io import read_image
+
+    import ganmods.generate as gen
+
+    ckpt, model = digits_ckpt
+    expected = ((model.sample(10, seed=5).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    monkeypatch.setattr(gen, "_batch_size", lambda module: 4)  # chunks of 4 images: 3 chunks
+    out = tmp_path / "pngs"
+    assert len(gen.generate(ckpt, 12, str(out), seed=5, chunk=4)) == 12
+    assert gen.generate(ckpt, 10, str(out), seed=5, chunk=4, overwrite=True)[-1] == str(out / "0009.png")
+    assert sorted(f.name for f in out.iterdir()) == [f"{i:04d}.png" for i in range(10)]  # the old set is gone
+    for i in (0, 4, 9):
+        assert torch.equal(read_image(str(out / f"{i:04d}.png")), expected[i])
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigurationError, match="also holds 'keep.txt'"):
+        gen.generate(ckpt, 10, str(out), seed=5, overwrite=True)
+    assert (out / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pngs"]  # no temporary folder left
