@@ -266,3 +266,115 @@ def test_build_extractor_names_each_kind_and_hashes_its_weights():
     custom = torch.nn.Flatten()
     net, features, sha, name, _, _, floor = build_extractor(custom, None)
     assert net is custom and floor is None and name == "custom torch.nn.modules.flatten.Flatten" and len(sha) == 64
+
+
+# ---------------------------------------------------------------- the cache is only a cache
+def _cached_run(cache):
+    torch.manual_seed(0)  # the same extractor (bias included) every time: the same cache key
+    net = Counting()
+    metrics = ImageMetrics(net, kid=False, batch_size=10, cache_dir=str(cache), device="cpu")
+    return net, metrics, metrics.score(_images(30, 1), _images(50, 0), "toy-real")
+
+
+def _entry_file(cache):
+    (path,) = [p for p in cache.iterdir() if p.suffix == ".pt"]
+    return path
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _garbage(path):
+    path.write_bytes(bytes(range(256)) * 8)
+
+
+def _edit(**changes):
+    def apply(path):
+        entry = torch.load(path, weights_only=True)
+        for name, change in changes.items():
+            entry[name] = change(entry[name])
+        torch.save(entry, path)
+    return apply
+
+
+def _set(value):
+    def change(feats):
+        feats = feats.clone()
+        feats[3, 1] = value
+        return feats
+    return change
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (_truncate, "unreadable"),
+    (_garbage, "unreadable"),
+    (_edit(features=_set(float("nan"))), "non-finite (NaN or inf) features"),
+    (_edit(features=_set(123.0)), "failing its checksum"),  # finite but not what was written
+    (_edit(features=lambda f: f[:40]), "wrong shape or type ([40, 4], expected [50, D] floats)"),
+    (_edit(key=lambda k: "0" * 64), "an entry for another key"),
+])
+def test_damaged_cache_entry_is_named_recomputed_and_replaced(tmp_path, damage, reason):
+    _, _, expected = _cached_run(tmp_path / "c")
+    path = _entry_file(tmp_path / "c")
+    damage(path)
+    with pytest.warns(UserWarning, match="metric cache file") as caught:
+        net, metrics, again = _cached_run(tmp_path / "c")
+    message = str(caught[0].message)
+    assert str(path) in message and reason in message and "recomputing" in message
+    assert net.calls == 5 + 3 and not metrics.provenance["real_cache"]["hit"]  # the real features again
+    assert again == expected
+    net, metrics, third = _cached_run(tmp_path / "c")  # the replaced entry is valid: a hit
+    assert net.calls == 3 and metrics.provenance["real_cache"]["hit"] and third == expected
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [path.name]  # no temporary file left
+
+
+def test_cache_entry_without_checksum_still_hits(tmp_path):
+    _, _, expected = _cached_run(tmp_path / "c")
+    path = _entry_file(tmp_path / "c")
+    entry = torch.load(path, weights_only=True)
+    assert entry["features_sha256"] == hashlib.sha256(entry["features"].numpy().tobytes()).hexdigest()
+    del entry["features_sha256"]  # an entry written before checksums were stored
+    torch.save(entry, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net, metrics, again = _cached_run(tmp_path / "c")
+    assert net.calls == 3 and again == expected
+
+
+def test_unwritable_cache_folder_means_no_cache_warned_once(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    cache = blocker / "cache"  # cannot be created, whoever runs the test
+    _, _, expected = _cached_run(tmp_path / "ok")
+    with pytest.warns(UserWarning, match="metric cache folder") as caught:
+        net, metrics, score = _cached_run(cache)
+    assert len([w for w in caught if "metric cache" in str(w.message)]) == 1
+    assert str(cache) in str(caught[0].message) and "not cached" in str(caught[0].message)
+    assert score == expected and net.calls == 5 + 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the second run in the same folder: no second warning
+        net, _, score = _cached_run(cache)
+    assert score == expected and net.calls == 5 + 3  # nothing was cached
+    assert blocker.read_text() == "not a folder"
+
+
+def test_read_only_filesystem_cache_folder(tmp_path):
+    import os
+    import subprocess
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a read-only tmpfs needs root")
+    cache = tmp_path / "ro"
+    cache.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(cache)], capture_output=True,
+                          text=True, timeout=20)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        _, _, expected = _cached_run(tmp_path / "ok")
+        with pytest.warns(UserWarning, match=r"metric cache folder .*ro is not writable \(Read-only file system\)"):
+            net, _, score = _cached_run(cache)
+        assert score == expected and net.calls == 5 + 3 and os.listdir(cache) == []
+    finally:
+        subprocess.run(["umount", str(cache)], capture_output=True, timeout=20)

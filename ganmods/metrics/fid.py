@@ -17,7 +17,10 @@ The protocol (PITFALLS.md §15–18, §20):
 * result names carry the number of generated images: ``fid_10k``, ``kid_10k``, ``kid_10k_std``.
 
 Real features are computed once per (``real_key``, number of real images, extractor identity) and kept
-on disk; see :meth:`ImageMetrics.cache_key`.
+on disk; see :meth:`ImageMetrics.cache_key`. The disk copy is only a cache: each entry is written
+atomically with a checksum of its features and validated when read; a truncated, corrupt or non-finite
+entry is named in a warning and recomputed, and an unwritable cache folder means nothing is cached
+(one warning), never a failed run.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -100,7 +102,7 @@ class ImageMetrics:
         kid: Also compute KID (mean and std over 100 subsets).
         kid_subset_size: Images per KID subset; both sets need at least this many.
         cache_dir: Where real features are kept (default ``$GANMODS_CACHE/metrics``, else
-            ``~/.cache/ganmods/metrics``).
+            ``~/.cache/ganmods/metrics``); a damaged entry is recomputed, an unwritable folder not used.
         batch_size: Images per extractor forward pass.
         device: Where features are extracted and statistics computed (default: CUDA if available).
 
@@ -263,14 +265,12 @@ class ImageMetrics:
         key = self.cache_key(real_key, n_real)
         path = self._cache_file(real_key, n_real, key)
         fingerprint = hashlib.sha256(self._quantise(real).cpu().numpy().tobytes()).hexdigest()
-        hit = path.is_file()
-        if gather is not None:  # a hit only if every process has the file: all then take the same branch
+        entry = _read_cache_entry(path, key, n_real)
+        hit = entry is not None
+        if gather is not None:  # a hit only if every process has a valid file: all then take the same branch
             hit = bool(gather(torch.tensor([[float(hit)]])).min() > 0)
         info = {"key": key, "file": str(path), "hit": hit, "real_sha256": fingerprint}
-        if info["hit"]:
-            entry = torch.load(path, map_location="cpu", weights_only=True)
-            if entry.get("key") != key:
-                raise ConfigurationError(f"cache file {str(path)!r} holds another key; remove it.")
+        if hit and entry is not None:
             if entry["real_sha256"] != fingerprint:
                 raise invalid(
                     "real_key", f"a name used for one real image set only ({real_key!r} was cached from other "
@@ -284,10 +284,8 @@ class ImageMetrics:
             feats = gather(self._features(real[lo:hi]))
         else:
             feats = self._features(real)
-        path.parent.mkdir(parents=True, exist_ok=True)  # every process writes the same entry, atomically
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            torch.save({"key": key, "real_sha256": fingerprint, "features": feats}, tmp)
-        os.replace(tmp.name, path)
+        _write_cache_entry(path, {"key": key, "real_sha256": fingerprint, "features": feats,
+                                  "features_sha256": _features_sha256(feats)})
         return feats, info
 
     # ------------------------------------------------------------------ scoring
@@ -392,3 +390,65 @@ class ImageMetrics:
             results[f"kid_{label}"] = float(kid_mean)
             results[f"kid_{label}_std"] = float(kid_std)
         return results
+
+
+
+# ---------------------------------------------------------------------- the real-features cache on disk
+# Cache folders already reported as unwritable (warned once per process and folder).
+_UNWRITABLE: set[str] = set()
+
+
+def _features_sha256(features: Tensor) -> str:
+    """Checksum of a features tensor's values (float32, C order) stored with each cache entry."""
+    return hashlib.sha256(features.detach().float().cpu().contiguous().numpy().tobytes()).hexdigest()
+
+
+def _read_cache_entry(path: Path, key: str, n_real: int) -> Optional[dict[str, Any]]:
+    """The valid cache entry at ``path``, or None (missing; or invalid, with a warning naming the file).
+
+    Valid: readable by ``torch.load``, a dict holding ``key``, a ``real_sha256`` string, ``[n_real, D]``
+    float ``features`` that are all finite, and, when stored, a ``features_sha256`` that matches them.
+    """
+    if not path.is_file():
+        return None
+    reason = None
+    try:
+        entry = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - truncated, garbage or unreadable: any failure means "not cached"
+        entry, reason = None, f"unreadable ({type(err).__name__}; truncated or corrupt?)"
+    if reason is None:
+        feats = entry.get("features") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("real_sha256"), str):
+            reason = "not a ganmods cache entry"
+        elif entry.get("key") != key:
+            reason = "an entry for another key"
+        elif not (isinstance(feats, Tensor) and feats.is_floating_point() and feats.dim() == 2
+                  and feats.shape[0] == n_real and feats.shape[1] > 0):
+            shape = list(feats.shape) if isinstance(feats, Tensor) else type(feats).__name__
+            reason = f"holding features of the wrong shape or type ({shape}, expected [{n_real}, D] floats)"
+        elif not bool(torch.isfinite(feats).all()):
+            reason = "holding non-finite (NaN or inf) features"
+        elif "features_sha256" in entry and entry["features_sha256"] != _features_sha256(feats):
+            reason = "failing its checksum"
+    if reason is not None:
+        warnings.warn(f"ganmods: metric cache file {path} is {reason}; recomputing the real features and "
+                      "replacing it.", stacklevel=4)
+        return None
+    return entry
+
+
+def _write_cache_entry(path: Path, entry: dict[str, Any]) -> None:
+    """Write a cache entry atomically; an unwritable cache folder means "don't cache" (warned once)."""
+    from ganmods.checkpoint_io import atomic_write
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # every process writes the same entry, atomically
+        with atomic_write(path, "wb", what="metric cache file") as f:
+            torch.save(entry, f)
+    except OSError as err:
+        folder = str(path.parent)
+        if folder not in _UNWRITABLE:
+            _UNWRITABLE.add(folder)
+            why = os.strerror(err.errno) if err.errno else str(err)
+            warnings.warn(f"ganmods: metric cache folder {folder} is not writable ({why}); real features are "
+                          "not cached and will be computed again next time.", stacklevel=4)
