@@ -215,3 +215,52 @@ def test_every_n_validations_base_counts_and_returns_the_folder_on_rank_zero_onl
     other = EveryNValidations()
     assert other._due_log_dir(SimpleNamespace(log_dir=None, default_root_dir="root", global_rank=1)) is None
     assert other._due_log_dir(SimpleNamespace(log_dir=None, default_root_dir="root", global_rank=0)) == "root"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ganmods.images: the one [-1, 1] <-> uint8 conversion and the shared drawings
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_to_uint8_and_from_uint8_by_hand():
+    from ganmods.images import from_uint8, to_uint8
+
+    x = torch.tensor([-2.0, -1.0, -0.996, 0.0, 0.5, 1.0, 3.0])
+    # (x + 1) * 127.5 = -127.5, 0, 0.51, 127.5, 191.25, 255, 510 -> rounded (half to even), clamped
+    assert to_uint8(x).tolist() == [0, 0, 1, 128, 191, 255, 255] and to_uint8(x).dtype == torch.uint8
+    u = torch.tensor([0, 1, 128, 255], dtype=torch.uint8)
+    assert from_uint8(u).tolist() == pytest.approx([-1.0, 1 / 127.5 - 1, 128 / 127.5 - 1, 1.0], abs=1e-6)
+    assert torch.equal(to_uint8(from_uint8(torch.arange(256, dtype=torch.uint8))), torch.arange(256).to(torch.uint8))
+    with pytest.raises(ConfigurationError, match="images must be a floating-point tensor"):
+        to_uint8(u)
+    with pytest.raises(ConfigurationError, match="images must be a uint8 tensor"):
+        from_uint8(x)
+
+
+def test_write_png_round_trips_and_refuses_floats(tmp_path):
+    from ganmods.images import write_png
+
+    grid = torch.arange(2 * 3 * 4, dtype=torch.uint8).reshape(1, 6, 4).repeat(3, 1, 1)
+    path = write_png(grid, str(tmp_path / "sub" / "g.png"))
+    assert torch.equal(read_image(path), grid) and os.listdir(tmp_path / "sub") == ["g.png"]
+    with pytest.raises(ConfigurationError, match="grid must be a uint8"):
+        write_png(grid.float(), str(tmp_path / "bad.png"))
+
+
+def test_scatter_and_grid_figures_are_saved(tmp_path):
+    from ganmods.images import grid_figure, save_figure, scatter_figure
+
+    points = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+    fig = scatter_figure(points, real=points, critic=lambda x: x.sum(1), bounds=(-1, 2, -1, 2), title="t",
+                         resolution=8)
+    assert [c.get_offsets().shape[0] for c in fig.axes[0].collections if hasattr(c, "get_offsets")][-2:] == [2, 2]
+    assert fig.axes[0].get_xlim() == (-1.0, 2.0)
+    path = save_figure(fig, str(tmp_path / "a" / "s.png"))
+    assert read_image(path).shape[1:] == (500, 500)
+    image = grid_figure(torch.zeros(4, 1, 8, 8), title="grid", nrow=2)
+    assert image.axes[0].get_images()[0].get_array().shape == (2 * 10 + 2, 2 * 10 + 2, 3)
+    save_figure(image, str(tmp_path / "g.png"))
+    for bad, name in (({"fake": torch.zeros(3)}, "fake"), ({"fake": points, "critic": abs}, "bounds"),
+                      ({"fake": points, "bounds": (0, 1)}, "bounds")):
+        with pytest.raises(ConfigurationError, match=name):
+            scatter_figure(**bad)

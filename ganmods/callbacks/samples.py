@@ -6,43 +6,12 @@ import os
 from typing import Optional
 
 import lightning.pytorch as pl
-import torch
-from torch import Tensor
 
 from ganmods.callbacks.periodic import EveryNValidations
 from ganmods.errors import check_positive_int, invalid
+from ganmods.images import image_grid, write_png
 
-__all__ = ["SampleGrid", "image_grid"]
-
-
-def image_grid(images: Tensor, nrow: int = 8, padding: int = 2) -> Tensor:
-    """Tile images in ``[-1, 1]`` into one ``uint8`` RGB grid.
-
-    Values are clamped to ``[-1, 1]``, mapped linearly to ``[0, 255]`` and rounded; one-channel images
-    become grey RGB. The grid has ``ceil(n / nrow)`` rows of ``min(n, nrow)`` images, with ``padding``
-    black pixels between and around them.
-
-    Args:
-        images: ``[n, C, H, W]`` tensor, ``C`` 1 or 3.
-        nrow: Images per row.
-        padding: Pixels between images and at the border.
-
-    Returns:
-        ``[3, rows * (H + padding) + padding, min(n, nrow) * (W + padding) + padding]`` ``uint8`` tensor
-        on the CPU.
-
-    Raises:
-        ConfigurationError: If ``images`` is not ``[n, 1 or 3, H, W]``, or ``nrow`` or ``padding`` is bad.
-    """
-    from torchvision.utils import make_grid
-
-    if images.dim() != 4 or images.shape[1] not in (1, 3) or images.shape[0] == 0:
-        raise invalid("images", "a [n, C, H, W] tensor with n >= 1 and C 1 or 3", list(images.shape))
-    check_positive_int("nrow", nrow)
-    check_positive_int("padding", padding, 0)
-    grid = make_grid(images.detach().float().cpu().clamp(-1.0, 1.0), nrow=nrow, padding=padding,
-                     normalize=True, value_range=(-1.0, 1.0))
-    return grid.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+__all__ = ["SampleGrid", "image_grid"]  # image_grid lives in ganmods.images; re-exported here
 
 
 class SampleGrid(EveryNValidations):
@@ -123,7 +92,7 @@ class SampleGrid(EveryNValidations):
         out_dir = os.path.join(log_dir, self.dirname)
         os.makedirs(out_dir, exist_ok=True)
         path = os.path.join(out_dir, f"step_{step:07d}.png")
-        _write_png(grid, path)
+        write_png(grid, path)
         self.last_path = path
         for logger in trainer.loggers:
             if hasattr(logger, "log_image"):
@@ -132,13 +101,3 @@ class SampleGrid(EveryNValidations):
             experiment = getattr(logger, "experiment", None)
             if hasattr(experiment, "add_image"):
                 experiment.add_image("samples", grid, global_step=step, dataformats="CHW")
-
-
-def _write_png(grid: Tensor, path: str) -> None:
-    """Write a ``uint8`` ``[3, H, W]`` grid as a PNG, through a temporary file (no half-written PNG)."""
-    from torchvision.io import write_png
-
-    tmp = f"{path}.tmp.{os.getpid()}"
-    write_png(grid, tmp)
-    os.replace(tmp, path)
-

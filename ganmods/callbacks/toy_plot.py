@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import lightning.pytorch as pl
 import torch
 
 from ganmods.callbacks.periodic import EveryNValidations
 from ganmods.errors import check_positive_int
+from ganmods.images import scatter_figure
 
 __all__ = ["ToyPlot", "plot_toy"]
 
 
 def plot_toy(
-    real: torch.Tensor,
+    real: Optional[torch.Tensor],
     fake: torch.Tensor,
-    critic: Optional[Any] = None,
-    bounds: tuple[float, float, float, float] = (-2.0, 2.0, -2.0, 2.0),
+    critic: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+    bounds: Optional[tuple[float, float, float, float]] = (-2.0, 2.0, -2.0, 2.0),
     title: str = "",
     resolution: int = 128,
 ) -> Any:
-    """Draw real and generated 2-D points, over the critic's output as filled contours.
+    """Draw real and generated 2-D points, over the critic's output as filled contours
+    (:func:`ganmods.images.scatter_figure` with this argument order and these default bounds).
 
     Args:
-        real: ``[N, 2]`` real points.
+        real: ``[N, 2]`` real points (or None).
         fake: ``[M, 2]`` generated points.
         critic: Optional callable mapping ``[K, 2]`` to ``[K]`` (or ``[K, 1]``) logits.
         bounds: ``(xmin, xmax, ymin, ymax)``.
@@ -33,33 +35,12 @@ def plot_toy(
         resolution: Grid points per axis for the contour.
 
     Returns:
-        A matplotlib ``Figure`` (the caller saves or closes it).
+        A matplotlib ``Figure`` (the caller saves or closes it; :func:`ganmods.images.save_figure` does both).
+
+    Raises:
+        ConfigurationError: For points that are not ``[N, 2]`` or bad bounds (see ``scatter_figure``).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    xmin, xmax, ymin, ymax = bounds
-    if critic is not None:
-        xs = torch.linspace(xmin, xmax, resolution)
-        ys = torch.linspace(ymin, ymax, resolution)
-        gx, gy = torch.meshgrid(xs, ys, indexing="xy")
-        grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
-        with torch.no_grad():
-            values = critic(grid).reshape(resolution, resolution).float().cpu()
-        cs = ax.contourf(gx.numpy(), gy.numpy(), values.numpy(), levels=20, cmap="viridis", alpha=0.6)
-        fig.colorbar(cs, ax=ax, fraction=0.046, pad=0.04, label="critic output")
-    ax.scatter(real[:, 0].cpu(), real[:, 1].cpu(), s=2, c="white", edgecolors="black", linewidths=0.2, label="real")
-    ax.scatter(fake[:, 0].cpu(), fake[:, 1].cpu(), s=2, c="orangered", label="generated")
-    ax.set_xlim(xmin, xmax)
-    ax.set_ylim(ymin, ymax)
-    ax.set_aspect("equal")
-    ax.legend(loc="upper right", markerscale=4, fontsize=8)
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return fig
+    return scatter_figure(fake, real=real, critic=critic, bounds=bounds, title=title, resolution=resolution)
 
 
 class ToyPlot(EveryNValidations):
@@ -117,5 +98,5 @@ class ToyPlot(EveryNValidations):
             if hasattr(logger, "log_image"):
                 logger.log_image(key="toy/samples", images=[self.last_path], step=step)
             elif hasattr(experiment, "add_figure"):
-                experiment.add_figure("toy/samples", fig, global_step=step)
+                experiment.add_figure("toy/samples", fig, global_step=step, close=False)
         plt.close(fig)

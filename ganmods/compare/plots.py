@@ -17,6 +17,7 @@ import numpy as np
 
 from ganmods.compare.fairness import Checked
 from ganmods.compare.plan import RunSpec
+from ganmods.images import save_figure
 
 __all__ = ["plot_curves", "plot_samples", "series"]
 
@@ -86,8 +87,7 @@ def plot_curves(runs: list[RunSpec], results: dict[str, dict[str, Any]], checked
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_samples(runs: list[RunSpec], results: dict[str, dict[str, Any]], path: str, title: str = "") -> bool:
@@ -125,6 +125,5 @@ def plot_samples(runs: list[RunSpec], results: dict[str, dict[str, Any]], path: 
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return True

@@ -1,7 +1,9 @@
-"""Evaluation metrics."""
+"""Evaluation metrics, each declaring what it logs and which way is better (:mod:`ganmods.metrics.protocol`)."""
 
 from ganmods.metrics.digits import DigitClassifier, load_digit_classifier
 from ganmods.metrics.fid import ImageMetrics, count_label
-from ganmods.metrics.toy import mode_metrics
+from ganmods.metrics.protocol import REDUCTIONS, Metric, MetricSpec, direction, shipped_higher_is_better, spec_of
+from ganmods.metrics.toy import ModeMetrics, mode_metrics
 
-__all__ = ["DigitClassifier", "ImageMetrics", "count_label", "load_digit_classifier", "mode_metrics"]
+__all__ = ["REDUCTIONS", "DigitClassifier", "ImageMetrics", "Metric", "MetricSpec", "ModeMetrics", "count_label",
+           "direction", "load_digit_classifier", "mode_metrics", "shipped_higher_is_better", "spec_of"]

@@ -38,7 +38,9 @@ import torch
 from torch import Tensor, nn
 
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
+from ganmods.images import from_uint8, to_uint8
 from ganmods.metrics.extractors import build_extractor
+from ganmods.metrics.protocol import MetricSpec
 
 __all__ = ["CACHE_FORMAT", "KID_SEED", "KID_SUBSETS", "ImageMetrics", "count_label"]
 
@@ -161,6 +163,31 @@ class ImageMetrics:
         self._net = net.to(self.device)  # a plain attribute of a plain object: never a registered child
         self._provenance: dict[str, Any] = self._static_provenance()
 
+    #: The names a score returns, ``{n}`` standing for :func:`count_label` of the generated count, and their
+    #: direction (``None``: a spread, not a score); the ``kid`` ones only with ``kid=True``.
+    NAME_DIRECTIONS: dict[str, Optional[bool]] = {"fid_{n}": False, "kid_{n}": False, "kid_{n}_std": None}
+
+    def spec(self, n_samples: int) -> MetricSpec:
+        """What :meth:`score` returns for ``n_samples`` generated images (:mod:`ganmods.metrics.protocol`):
+        ``fid_<n>`` (lower is better, the main value), with ``kid`` also ``kid_<n>`` (lower is better) and
+        ``kid_<n>_std`` (no direction); ``<n>`` is :func:`count_label` of ``n_samples``. Every process
+        scores the same gathered features, so nothing is reduced across processes (``"none"``).
+
+        Args:
+            n_samples: Generated images scored.
+
+        Returns:
+            The :class:`~ganmods.metrics.protocol.MetricSpec`.
+
+        Raises:
+            ConfigurationError: If ``n_samples`` is not an integer >= 1.
+        """
+        label = count_label(n_samples)
+        templates = [t for t in self.NAME_DIRECTIONS if self.kid or not t.startswith("kid")]
+        names = tuple(t.format(n=label) for t in templates)
+        higher = {t.format(n=label): self.NAME_DIRECTIONS[t] for t in templates}
+        return MetricSpec(names, higher, main=f"fid_{label}", reduce={name: "none" for name in names})
+
     # ------------------------------------------------------------------ provenance and cache key
     def _static_provenance(self) -> dict[str, Any]:
         return {
@@ -240,7 +267,7 @@ class ImageMetrics:
 
     @staticmethod
     def _quantise(x: Tensor) -> Tensor:
-        return ((x.detach().float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+        return to_uint8(x)
 
     @torch.no_grad()
     def _features(self, images: Tensor) -> Tensor:
@@ -250,7 +277,7 @@ class ImageMetrics:
             if self._takes_uint8:
                 inp = u.expand(-1, 3, -1, -1).contiguous() if u.shape[1] == 1 else u
             else:
-                inp = u.float() / 127.5 - 1.0
+                inp = from_uint8(u)
             feats = self._forward(inp)
             if not isinstance(feats, Tensor) or feats.dim() != 2 or feats.shape[0] != inp.shape[0]:
                 got = tuple(feats.shape) if isinstance(feats, Tensor) else type(feats).__name__

@@ -1,4 +1,4 @@
-"""Mode-coverage metrics for 2-D Gaussian mixtures (the PacGAN / VEEGAN protocol, THEORY.md §8)."""
+"""Mode-coverage metrics for 2-D Gaussian mixtures (the PacGAN / VEEGAN protocol, docs/theory.md §8)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import torch
 from torch import Tensor
 
 from ganmods.errors import ConfigurationError, check_positive_int
+from ganmods.metrics.protocol import MetricSpec
 
-__all__ = ["mode_metrics"]
+__all__ = ["ModeMetrics", "mode_metrics"]
 
 
 def mode_metrics(samples: Tensor, centers: Tensor, std: float, min_count: int = 1) -> dict[str, float]:
@@ -60,3 +61,62 @@ def mode_metrics(samples: Tensor, centers: Tensor, std: float, min_count: int = 
         "hq": n_hq / max(samples.shape[0], 1),
         "reverse_kl": reverse_kl,
     }
+
+
+class ModeMetrics:
+    """The mode-coverage metric of the 2-D Gaussian mixtures as a metric object (see :func:`mode_metrics`).
+
+    Declares (:mod:`ganmods.metrics.protocol`): ``modes`` and ``hq`` higher is better, ``reverse_kl``
+    lower is better and the main (ranking) value; every process samples the same full set with the
+    evaluation seed, so nothing is reduced across processes (``"none"``).
+
+    Args:
+        min_count: High-quality samples a mode needs to count as captured.
+
+    Raises:
+        ConfigurationError: If ``min_count`` is not an integer >= 1.
+
+    Example:
+        >>> ModeMetrics().score(torch.zeros(4, 2), torch.zeros(1, 2), 0.1)["modes"]
+        1.0
+    """
+
+    #: Returned names, in order.
+    names = ("modes", "hq", "reverse_kl")
+    #: Direction of every name.
+    higher_is_better = {"modes": True, "hq": True, "reverse_kl": False}
+    #: The ranking value: it grows with every missed or over-weighted mode (``modes`` saturates early and
+    #: ties; ``hq`` rewards collapse onto one mode).
+    main = "reverse_kl"
+    #: Cross-process reduction of every name.
+    reduce = {"modes": "none", "hq": "none", "reverse_kl": "none"}
+
+    def __init__(self, min_count: int = 1) -> None:
+        self.min_count = check_positive_int("min_count", min_count)
+
+    def spec(self, n_samples: int = 1) -> MetricSpec:
+        """The declaration above (the same for every sample count).
+
+        Args:
+            n_samples: Generated samples scored (unused: the names carry no count).
+
+        Returns:
+            The :class:`~ganmods.metrics.protocol.MetricSpec`.
+        """
+        return MetricSpec(self.names, self.higher_is_better, self.main, self.reduce)
+
+    def score(self, samples: Tensor, centers: Tensor, std: float) -> dict[str, float]:
+        """Score ``samples`` against the mixture (:func:`mode_metrics` with this ``min_count``).
+
+        Args:
+            samples: ``[N, D]`` generated points.
+            centers: ``[K, D]`` mixture centres.
+            std: Standard deviation of each component.
+
+        Returns:
+            ``{"modes", "hq", "reverse_kl"}``.
+
+        Raises:
+            ConfigurationError: If shapes disagree or ``std <= 0``.
+        """
+        return mode_metrics(samples, centers, std, self.min_count)
