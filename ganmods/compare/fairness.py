@@ -3,7 +3,9 @@
 :func:`check_runs` instantiates every variant once (its first seed's run config, through the same parser
 as ``ganmods fit``, so a bad key, type or value anywhere fails here and not after an hour of training),
 compares what it built with ``shared`` and runs the evaluation protocol once on the untrained generator to
-learn the metric names (and to fail early when the metric itself cannot run).
+learn the metric names (and to fail early when the metric itself cannot run). Which way each metric is
+better comes from the metric itself (the datamodule's ``metric_spec``, :mod:`ganmods.metrics.protocol`);
+``evaluation.higher_is_better`` declares metrics that declare none.
 
 Fairness (``strict: true`` refuses any difference; ``strict: false`` records them in the report):
 
@@ -25,33 +27,35 @@ from ganmods.compare.merge import flatten, get_path
 from ganmods.compare.plan import RunSpec
 from ganmods.compare.runner import build_cli, quiet
 from ganmods.errors import ConfigurationError
+from ganmods.metrics.protocol import EMPTY_SPEC, MetricSpec, shipped_higher_is_better
 
 __all__ = ["Checked", "check_runs", "direction"]
 
 _PER_RUN_TRAINER = ("logger", "default_root_dir", "enable_progress_bar", "max_epochs")
-_HIGHER = {"modes": True, "hq": True, "reverse_kl": False}
 
 
-def direction(metric: str, declared: Optional[dict[str, bool]] = None) -> Optional[bool]:
-    """Whether higher is better for a metric: True (``modes``, ``hq``), False (``reverse_kl``, ``fid*``,
-    ``kid*``), ``None`` when unknown or not a score (``kid_*_std``, a spread).
+def direction(metric: str, declared: Optional[dict[str, bool]] = None,
+              spec: Optional[MetricSpec] = None) -> Optional[bool]:
+    """Whether higher is better for a metric, as declared: by the comparison (``declared``, takes
+    precedence), else by the metric (``spec``, e.g. a datamodule's ``metric_spec``), else, without a spec,
+    by the metric shipped with ganmods that returns that name
+    (:func:`~ganmods.metrics.protocol.shipped_higher_is_better`: ``modes``, ``hq`` up; ``reverse_kl``,
+    ``fid_<n>``, ``kid_<n>`` down).
 
     Args:
         metric: The metric name (as the datamodule's ``evaluate`` returns it).
-        declared: ``evaluation.higher_is_better`` of the comparison (takes precedence).
+        declared: ``evaluation.higher_is_better`` of the comparison.
+        spec: The protocol's :class:`~ganmods.metrics.MetricSpec`.
 
     Returns:
-        True, False or None.
+        True, False, or None when the metric has no direction (a spread such as ``kid_<n>_std``) or none
+        is declared.
     """
     if declared and metric in declared:
         return declared[metric]
-    if metric in _HIGHER:
-        return _HIGHER[metric]
-    if metric.endswith("_std"):
-        return None
-    if metric.startswith(("fid", "kid")):
-        return False
-    return None
+    if spec is not None:
+        return spec.higher_is_better.get(metric)
+    return shipped_higher_is_better(metric)
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ def check_runs(comparison: Comparison, runs: list[RunSpec]) -> Checked:
     """
     deviations: dict[str, list[str]] = {}
     metric_sets: dict[str, tuple[str, ...]] = {}
+    specs: dict[str, MetricSpec] = {}
     first_seed = comparison.seeds[0]
     with quiet():
         for variant in comparison.variants:
@@ -150,6 +155,7 @@ def check_runs(comparison: Comparison, runs: list[RunSpec]) -> Checked:
             if data_key not in metric_sets:
                 evaluate = getattr(built.datamodule, "evaluate", None)
                 metric_sets[data_key] = tuple(evaluate(built.model)) if callable(evaluate) else ()
+                specs[data_key] = getattr(built.datamodule, "metric_spec", EMPTY_SPEC)
     names = list(metric_sets.values())
     if any(n != names[0] for n in names):
         raise ConfigurationError(f"variants must be scored by the same metrics; their data sections give {names}.")
@@ -158,7 +164,8 @@ def check_runs(comparison: Comparison, runs: list[RunSpec]) -> Checked:
         raise ConfigurationError("data must define an evaluation protocol with metrics (toy data, or "
                                  "data.metric for images); got none.")
     declared = comparison.evaluation.higher_is_better
-    directions = {m: d for m in metrics if (d := direction(m, declared)) is not None}
+    spec = next(iter(specs.values()))  # same data section, same metrics: one protocol
+    directions = {m: d for m in metrics if (d := direction(m, declared, spec)) is not None}
     rank_by = comparison.evaluation.rank_by or tuple(m for m in metrics if m in directions)
     for metric in rank_by:
         if metric not in metrics:

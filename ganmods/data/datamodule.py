@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from functools import partial
 from typing import Any, Optional, Protocol
 
 import lightning.pytorch as pl
@@ -11,18 +9,14 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from ganmods.data.images import (DEFAULT_ROOT, IMAGE_DATASETS, check_channels, check_image_options,
-                                 check_image_size, download_images, load_images, source_key)
-from ganmods.data.stream import HeldOutBatches, ImageBatches, SampleBatches, StepChunks, to_float
-from ganmods.randomness import mix_seed
-from ganmods.data.toy import TOY_DATASETS, make_toy
-from ganmods.metrics.fid import ImageMetrics
+from ganmods.data.sources import DATA_SOURCES, DataSource, build_source, registered_names
+from ganmods.data.stream import SampleBatches, StepChunks
 from ganmods.errors import check_positive_int, invalid
+from ganmods.metrics.fid import ImageMetrics
+from ganmods.metrics.protocol import MetricSpec
 from ganmods.spec import Recorded
 
 __all__ = ["GANDataModule", "ImageMetric", "SampleBatches"]
-
-_REAL_SAMPLES_TAG = 0x7EA1  # keeps real_samples' image order apart from the training permutations
 
 
 class _Sampler(Protocol):
@@ -47,13 +41,16 @@ class GANDataModule(Recorded, pl.LightningDataModule):
     rank (and, for images, the world size), so a resumed run continues the exact stream: each training
     pass starts at the model's ``critic_steps``.
 
-    Image datasets (see :mod:`ganmods.data.images`) are loaded in :meth:`setup` (downloaded only in
-    :meth:`prepare_data`, and only with ``download=True``), kept in memory as uint8 and served as float
+    What differs between datasets lives in the dataset's source class (:mod:`ganmods.data.sources`,
+    registered in :data:`~ganmods.data.DATA_SOURCES`): the arguments it takes, the data shape, loading,
+    the streams and the evaluation protocol. Image datasets are loaded in :meth:`setup` (downloaded only
+    in :meth:`prepare_data`, and only with ``download=True``), kept in memory as uint8 and served as float
     batches in ``[-1, 1]``; every image is used once per data epoch across all processes.
 
     Args:
-        dataset: Toy: ``"ring8"``, ``"grid25"``, ``"swissroll"``; images: ``"digits"``, ``"mnist"``,
-            ``"fashion_mnist"``, ``"cifar10"``, ``"celeba"``, ``"folder"``.
+        dataset: A registered name. Toy: ``"ring8"``, ``"grid25"``, ``"swissroll"``; images: ``"digits"``,
+            ``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``, ``"celeba"``, ``"folder"``; and any name added
+            with :func:`~ganmods.data.register_source`.
         batch_size: Real samples per critic step (per process).
         batches_per_epoch: Critic steps between two validations.
         steps_per_batch: Critic steps carried by one Lightning batch (a :class:`~ganmods.data.CriticBatches` of that many
@@ -78,8 +75,8 @@ class GANDataModule(Recorded, pl.LightningDataModule):
             :meth:`evaluate` (``None``: no image metric).
 
     Raises:
-        ConfigurationError: For an unknown dataset, a bad size, option or image argument, or an image
-            argument given with a toy dataset.
+        ConfigurationError: For an unknown dataset (the message lists the registered names), a bad size,
+            option or image argument, or an image argument given with a toy dataset.
 
     Example:
         >>> dm = GANDataModule("ring8", batch_size=4, batches_per_epoch=2)
@@ -107,8 +104,8 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         metric: Optional[ImageMetrics] = None,
     ) -> None:
         super().__init__()
-        if dataset not in TOY_DATASETS and dataset not in IMAGE_DATASETS:
-            raise invalid("dataset", f"one of {sorted(TOY_DATASETS) + sorted(IMAGE_DATASETS)}", dataset)
+        if not isinstance(dataset, str) or dataset not in DATA_SOURCES:
+            raise invalid("dataset", f"one of {registered_names()}", dataset)
         self.dataset = dataset
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.batches_per_epoch = check_positive_int("batches_per_epoch", batches_per_epoch)
@@ -120,45 +117,62 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         self.eval_samples = check_positive_int("eval_samples", eval_samples)
         self.eval_seed = int(eval_seed)
         self.seed = int(seed)
-        self.is_image = dataset in IMAGE_DATASETS
-        self._train: Optional[Tensor] = None
-        self._held: Optional[Tensor] = None
-        if not self.is_image:
-            given = {"root": root, "image_size": image_size, "channels": channels, "metric": metric}
-            for name, value in [*given.items(), ("download", download or None)]:
-                if value is not None:
-                    raise invalid(name, f"left unset for the toy dataset {dataset!r} (it applies to image data)", value)
-            self.distribution = make_toy(dataset, **(dataset_options or {}))
-            self.dataset_options = dict(dataset_options or {})
-            self.root, self.image_size, self.channels, self.download, self.metric = None, None, None, False, None
-            return
-        self.distribution = None
-        info = IMAGE_DATASETS[dataset]
-        if image_size is None and info.image_size is None:
-            raise invalid("image_size", f"an integer >= 8 (required for dataset {dataset!r})", image_size)
-        self.image_size = check_image_size(info.image_size if image_size is None else image_size, dataset)
-        self.channels = check_channels(info.channels if channels is None else channels)
-        if not isinstance(download, bool):
-            raise invalid("download", "true or false", download)
-        if download and info.folder is None:
-            raise invalid("download", f"false for dataset {dataset!r} (nothing to download)", download)
-        self.download = download
-        if root is not None and not isinstance(root, (str, os.PathLike)):
-            raise invalid("root", "a folder path", root)
-        if dataset == "digits" and root is not None:
-            raise invalid("root", "unset for dataset 'digits' (bundled with scikit-learn)", root)
-        if dataset == "folder" and (root is None or not os.path.isdir(root)):
-            raise invalid("root", "an existing folder of images for dataset 'folder'", root)
-        self.root = None if dataset == "digits" else os.fspath(root) if root is not None else DEFAULT_ROOT
-        self.dataset_options = check_image_options(dataset, dataset_options)
-        if metric is not None and not callable(getattr(metric, "score", None)):
-            raise invalid("metric", "an object with score(fake, real, real_key)", metric)
-        self.metric = metric
+        self.source: DataSource = build_source(dataset, options=dataset_options, root=root, image_size=image_size,
+                                               channels=channels, download=download, metric=metric)
+
+    # ------------------------------------------------------------------ what the source decides
+    @property
+    def is_image(self) -> bool:
+        """Whether data points are ``[C, H, W]`` images in ``[-1, 1]``."""
+        return self.source.is_image
 
     @property
     def data_shape(self) -> tuple[int, ...]:
         """Shape of one data point: ``(2,)`` for the toy datasets, ``(C, H, W)`` for images."""
-        return (self.channels, self.image_size, self.image_size) if self.is_image else (2,)
+        return self.source.data_shape
+
+    @property
+    def distribution(self) -> Optional[Any]:
+        """The toy distribution (``sample``, ``evaluate``, ``bounds``), or None for image data."""
+        return self.source.distribution
+
+    @property
+    def dataset_options(self) -> dict[str, Any]:
+        """The dataset options, with the source's defaults filled in."""
+        return self.source.options
+
+    @property
+    def root(self) -> Optional[str]:
+        """The folder images are read from (None for toy data and the bundled digits)."""
+        return self.source.root
+
+    @property
+    def image_size(self) -> Optional[int]:
+        """Image side in pixels (None for toy data)."""
+        return self.source.image_size
+
+    @property
+    def channels(self) -> Optional[int]:
+        """Image channels (None for toy data)."""
+        return self.source.channels
+
+    @property
+    def download(self) -> bool:
+        """Whether :meth:`prepare_data` downloads."""
+        return self.source.download
+
+    @property
+    def metric(self) -> Optional[Any]:
+        """The image metric given (None for toy data, which is scored by its own mode metric)."""
+        return self.source.metric if self.source.is_image else None
+
+    @property
+    def metric_spec(self) -> MetricSpec:
+        """What :meth:`evaluate` returns, and which way each value is better (:mod:`ganmods.metrics.protocol`):
+        toy mixtures ``modes``/``hq``/``reverse_kl`` (main ``reverse_kl``); images with an
+        :class:`~ganmods.metrics.ImageMetrics` ``fid_<n>``/``kid_<n>``/``kid_<n>_std`` (main ``fid_<n>``,
+        ``<n>`` from ``eval_samples``); nothing for the swiss roll or images without a metric."""
+        return self.source.metric_spec(self.eval_samples)
 
     # ------------------------------------------------------------------ loading
     def prepare_data(self) -> None:
@@ -168,11 +182,10 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         Raises:
             ConfigurationError: If the download fails.
         """
-        if self.is_image and self.download:
-            download_images(self.dataset, self.root)
+        self.source.prepare()
 
     def setup(self, stage: Optional[str] = None) -> None:
-        """Load the image splits into memory (once; nothing for toy data). Never downloads.
+        """Load the data into memory (once; nothing for toy data). Never downloads.
 
         Args:
             stage: Lightning stage (unused: every stage needs both splits).
@@ -181,20 +194,11 @@ class GANDataModule(Recorded, pl.LightningDataModule):
             ConfigurationError: If files are missing or unreadable, or ``batch_size`` exceeds the number of
                 training images.
         """
-        if not self.is_image or self._train is not None:
-            return
-        args = (self.root, self.image_size, self.channels, self.dataset_options)
-        train = load_images(self.dataset, "train", *args)
-        if self.batch_size > train.shape[0]:
-            raise invalid("batch_size", f"at most the number of training images N = {train.shape[0]} of "
+        self.source.load()
+        count = self.source.train_size()
+        if count is not None and self.batch_size > count:
+            raise invalid("batch_size", f"at most the number of training images N = {count} of "
                           f"{self.dataset!r}", self.batch_size)
-        self._held = load_images(self.dataset, "held_out", *args)
-        self._train = train
-
-    def _images(self) -> tuple[Tensor, Tensor]:
-        self.setup()
-        assert self._train is not None and self._held is not None
-        return self._train, self._held
 
     # ------------------------------------------------------------------ stream position
     def _step(self) -> int:
@@ -213,12 +217,9 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         """``batches_per_epoch`` batches for critic steps ``critic_steps, critic_steps + 1, ...`` (the
         model's counter, read when the pass starts; 0 without a trainer), grouped ``steps_per_batch`` to a
         Lightning batch."""
-        if self.is_image:
-            batches: Any = ImageBatches(self._images()[0], self.batch_size, self.batches_per_epoch, self.seed,
-                                        self._step, self._rank, self._world_size)
-        else:
-            batches = SampleBatches(self.distribution, self.batch_size, self.batches_per_epoch, self.seed,
-                                    self._step, self._rank)
+        self.setup()
+        batches: Any = self.source.train_batches(self.batch_size, self.batches_per_epoch, self.seed, self._step,
+                                                 self._rank, self._world_size)
         if self.steps_per_batch > 1:
             batches = StepChunks(batches, self.steps_per_batch)
         return DataLoader(batches, batch_size=None, generator=torch.Generator())
@@ -226,12 +227,9 @@ class GANDataModule(Recorded, pl.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         """The held-out real set in batches of ``batch_size``: toy, ``val_size`` points fixed by ``seed``;
         images, the first ``val_size`` images of the held-out split."""
-        if self.is_image:
-            held = self._images()[1][: self.val_size]
-            return DataLoader(HeldOutBatches(held, self.batch_size), batch_size=None, generator=torch.Generator())
-        stream = torch.Generator().manual_seed(self.seed + 7_919)
-        held_out = self.distribution.sample(self.val_size, generator=stream)
-        return DataLoader(list(held_out.split(self.batch_size)), batch_size=None, generator=torch.Generator())
+        self.setup()
+        held_out = self.source.held_out_batches(self.val_size, self.batch_size, self.seed)
+        return DataLoader(held_out, batch_size=None, generator=torch.Generator())
 
     # ------------------------------------------------------------------ evaluation
     def eval_reference(self) -> Tensor:
@@ -244,23 +242,16 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         Raises:
             ConfigurationError: For toy data (scored against the known distribution instead).
         """
-        if not self.is_image:
-            raise invalid("dataset", "an image dataset for eval_reference", self.dataset)
-        return to_float(self._images()[1][: self.eval_samples])
+        return self.source.eval_reference(self.eval_samples)
 
     @property
     def real_key(self) -> str:
         """Identifies the evaluation reference (dataset, split, count, size, channels) for metric caches,
         e.g. ``"cifar10|split=test|n=2500|size=32|channels=3"``."""
-        if not self.is_image:
-            raise invalid("dataset", "an image dataset for real_key", self.dataset)
-        n_real = min(self.eval_samples, self._images()[1].shape[0])
-        split = IMAGE_DATASETS[self.dataset].held_out_split
-        return (f"{source_key(self.dataset, self.root, self.dataset_options)}|split={split}|n={n_real}|"
-                f"size={self.image_size}|channels={self.channels}")
+        return self.source.real_key(self.eval_samples)
 
     def evaluate(self, model: _Sampler) -> dict[str, float]:
-        """Score a generator by this dataset's protocol.
+        """Score a generator by this dataset's protocol (names and directions: :attr:`metric_spec`).
 
         Args:
             model: Anything with ``sample(n, seed)`` (a :class:`~ganmods.GANModule`).
@@ -274,30 +265,7 @@ class GANDataModule(Recorded, pl.LightningDataModule):
             features are not cached yet, of the reference images; the features are gathered, and every
             process scores the same full set. Other metrics score the full set on every process.
         """
-        if not self.is_image:
-            samples = model.sample(self.eval_samples, seed=self.eval_seed)
-            return self.distribution.evaluate(samples.float().cpu())
-        if self.metric is None:
-            return {}
-        trainer = getattr(model, "_trainer", None)
-        world = int(trainer.world_size) if trainer is not None else 1
-        if world > 1 and isinstance(self.metric, ImageMetrics):
-            from ganmods.strategies import gather_rows, shard_bounds
-
-            rows = shard_bounds(self.eval_samples, int(trainer.global_rank), world)
-            fake = model.sample(self.eval_samples, seed=self.eval_seed, rows=rows)
-            gather = partial(gather_rows, strategy=trainer.strategy)
-            shard = (int(trainer.global_rank), world)
-            return dict(self.metric.score(fake, self.eval_reference(), self.real_key, gather=gather, shard=shard))
-        fake = model.sample(self.eval_samples, seed=self.eval_seed)
-        return dict(self.metric.score(fake, self.eval_reference(), self.real_key))
-
-    def _training_count(self, n: int) -> int:
-        check_positive_int("n", n)
-        count = self._images()[0].shape[0]
-        if n > count:
-            raise invalid("n", f"at most the number of training images N = {count}", n)
-        return count
+        return self.source.evaluate(model, self.eval_samples, self.eval_seed)
 
     def train_reference(self, n: int) -> Tensor:
         """``n`` training samples, the same every call and independent of training. Toy: drawn like the
@@ -313,12 +281,7 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         Raises:
             ConfigurationError: If ``n`` exceeds the number of training images.
         """
-        if not self.is_image:
-            return SampleBatches(self.distribution, n, 1, self.seed).batch(0, rank=0)
-        self._training_count(n)
-        images = self._images()[0]
-        order = ImageBatches(images, 1, 1, self.seed).permutation(0)  # the stream's own data epoch 0
-        return to_float(images[order[:n]])
+        return self.source.train_reference(n, self.seed)
 
     def real_samples(self, n: int, seed: int = 0) -> Tensor:
         """``n`` real points for plots and checks (independent of the training stream). Images: ``n``
@@ -334,8 +297,4 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         Raises:
             ConfigurationError: If ``n`` exceeds the number of training images.
         """
-        if not self.is_image:
-            return self.distribution.sample(n, generator=torch.Generator().manual_seed(seed))
-        count = self._training_count(n)
-        stream = torch.Generator().manual_seed(mix_seed(seed, _REAL_SAMPLES_TAG))
-        return to_float(self._images()[0][torch.randperm(count, generator=stream)[:n]])
+        return self.source.real_samples(n, seed)

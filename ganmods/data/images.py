@@ -22,15 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-import torch
 from torch import Tensor
 
-from ganmods.data.digits import load_digits
-from ganmods.data.folder import find_images, fit_images, folder_split, read_images
 from ganmods.errors import ConfigurationError, invalid
 
 __all__ = ["DEFAULT_ROOT", "IMAGE_DATASETS", "ImageDataset", "check_channels", "check_image_options",
-           "check_image_size", "download_images", "load_images", "source_key"]
+           "check_image_size", "download_images", "load_images", "missing_files", "not_found", "source_key"]
 
 #: Where the torchvision sets are looked for when no ``root`` is given.
 DEFAULT_ROOT = "data"
@@ -46,6 +43,8 @@ class ImageDataset:
         held_out_split: Name of the split used as held-out data (for messages and cache keys).
         folder: Folder under ``root`` that holds the files (``None``: no fixed layout).
         files: Files (a trailing ``/`` marks a folder) expected in ``folder``.
+        torchvision_class: Name of the ``torchvision.datasets`` class that reads it (``None``: not a
+            torchvision set).
     """
 
     channels: int
@@ -53,6 +52,7 @@ class ImageDataset:
     held_out_split: str
     folder: Optional[str] = None
     files: tuple[str, ...] = ()
+    torchvision_class: Optional[str] = None
 
 
 _MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
@@ -61,23 +61,21 @@ _MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-imag
 #: Image dataset names and what is known about them.
 IMAGE_DATASETS: dict[str, ImageDataset] = {
     "digits": ImageDataset(1, 32, "held_out"),
-    "mnist": ImageDataset(1, 32, "test", "MNIST/raw", _MNIST_FILES),
-    "fashion_mnist": ImageDataset(1, 32, "test", "FashionMNIST/raw", _MNIST_FILES),
+    "mnist": ImageDataset(1, 32, "test", "MNIST/raw", _MNIST_FILES, "MNIST"),
+    "fashion_mnist": ImageDataset(1, 32, "test", "FashionMNIST/raw", _MNIST_FILES, "FashionMNIST"),
     "cifar10": ImageDataset(3, 32, "test", "cifar-10-batches-py",
-                            tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")),
+                            tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"), "CIFAR10"),
     "celeba": ImageDataset(3, 64, "test", "celeba",
                            ("img_align_celeba/", "list_eval_partition.txt", "identity_CelebA.txt",
-                            "list_attr_celeba.txt", "list_bbox_celeba.txt", "list_landmarks_align_celeba.txt")),
+                            "list_attr_celeba.txt", "list_bbox_celeba.txt", "list_landmarks_align_celeba.txt"),
+                           "CelebA"),
     "folder": ImageDataset(3, None, "held_out"),
 }
 
-_FOLDER_OPTIONS = {"held_out_fraction": 0.1}
-
-
 def check_image_options(name: str, options: Optional[dict[str, Any]]) -> dict[str, Any]:
-    """Validate ``dataset_options`` for an image dataset and fill in defaults.
-
-    Only ``folder`` takes options: ``held_out_fraction`` (a number in ``(0, 1)``, default 0.1).
+    """Validate ``dataset_options`` for an image dataset and fill in defaults (the dataset's source class
+    decides: :meth:`~ganmods.data.sources.ImageSource.check_options`). Only ``folder`` takes options:
+    ``held_out_fraction`` (a number in ``(0, 1)``, default 0.1).
 
     Args:
         name: Image dataset name.
@@ -89,23 +87,27 @@ def check_image_options(name: str, options: Optional[dict[str, Any]]) -> dict[st
     Raises:
         ConfigurationError: For an unknown option or a bad value.
     """
-    given = dict(options or {})
-    allowed = _FOLDER_OPTIONS if name == "folder" else {}
-    unknown = sorted(set(given) - set(allowed))
-    if unknown:
-        what = f"keys among {sorted(allowed)}" if allowed else "empty"
-        raise invalid("dataset_options", f"{what} for dataset {name!r}", given)
-    out = {**allowed, **given}
-    if name == "folder":
-        fraction = out["held_out_fraction"]
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
-            raise invalid("dataset_options.held_out_fraction", "a number in (0, 1)", fraction)
-        out["held_out_fraction"] = float(fraction)
-    return out
+    return _source_class(name).check_options(name, options)
+
+
+def _source_class(name: str) -> Any:
+    from ganmods.data.sources import DATA_SOURCES, ImageSource
+
+    cls = DATA_SOURCES.get(name)
+    if cls is None or not issubclass(cls, ImageSource):
+        image_names = sorted(n for n, c in DATA_SOURCES.items() if issubclass(c, ImageSource))
+        raise invalid("dataset", f"one of the image datasets {image_names}", name)
+    return cls
+
+
+def _source(name: str, root: Optional[str] = None, **arguments: Any) -> Any:
+    cls = _source_class(name)
+    return cls(name, root=root if cls.root_use != "never" else None, **arguments)
 
 
 def source_key(name: str, root: Optional[str], options: dict[str, Any]) -> str:
-    """A string naming where the images come from (part of the metric's cache key).
+    """A string naming where the images come from (part of the metric's cache key; the dataset's source
+    class decides: :meth:`~ganmods.data.sources.ImageSource.source_key`).
 
     Args:
         name: Image dataset name.
@@ -115,18 +117,36 @@ def source_key(name: str, root: Optional[str], options: dict[str, Any]) -> str:
     Returns:
         ``name`` for the fixed datasets; for ``folder`` also its absolute path and held-out fraction.
     """
-    if name != "folder":
-        return name
-    return f"folder:{os.path.abspath(str(root))}:held_out_fraction={options['held_out_fraction']}"
+    return _source(name, root=root, options=options, image_size=8).source_key()
 
 
-def _missing_files(name: str, root: str) -> list[str]:
+def missing_files(name: str, root: str) -> list[str]:
+    """The files of a torchvision set that are not under ``root``.
+
+    Args:
+        name: A dataset of :data:`IMAGE_DATASETS` with a file list.
+        root: The data folder.
+
+    Returns:
+        The missing entries of ``IMAGE_DATASETS[name].files``.
+    """
     info = IMAGE_DATASETS[name]
     base = Path(root, info.folder or "")
     return [f for f in info.files if not (base / f.rstrip("/")).exists()]
 
 
-def _not_found(name: str, root: str, reason: str) -> ConfigurationError:
+def not_found(name: str, root: str, reason: str) -> ConfigurationError:
+    """The error for a torchvision set that cannot be read from ``root``: names ``root``, the folder and
+    files expected, and the two ways out (``download: true``, or a ``root`` that holds them).
+
+    Args:
+        name: The dataset.
+        root: The data folder.
+        reason: What went wrong.
+
+    Returns:
+        The error (to raise).
+    """
     info = IMAGE_DATASETS[name]
     listed = ", ".join(info.files)
     return ConfigurationError(
@@ -136,20 +156,9 @@ def _not_found(name: str, root: str, reason: str) -> ConfigurationError:
     )
 
 
-def _torchvision_set(name: str, root: str, split: str, download: bool) -> Any:
-    """Build torchvision's dataset object (``split``: ``"train"`` or ``"held_out"``)."""
-    from torchvision import datasets
-
-    if name == "celeba":
-        return datasets.CelebA(root, split="train" if split == "train" else "test", target_type=[],
-                               download=download)
-    cls = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST, "cifar10": datasets.CIFAR10}[name]
-    return cls(root, train=split == "train", download=download)
-
-
 def download_images(name: str, root: Optional[str]) -> None:
-    """Download a torchvision dataset into ``root`` with torchvision's own code (no-op for ``digits`` and
-    ``folder``, and for files already there). Needs internet (and ``gdown`` for CelebA).
+    """Download a torchvision dataset into ``root`` with torchvision's own code (no-op for datasets with
+    nothing to download, and for files already there). Needs internet (and ``gdown`` for CelebA).
 
     Args:
         name: Image dataset name.
@@ -158,22 +167,16 @@ def download_images(name: str, root: Optional[str]) -> None:
     Raises:
         ConfigurationError: If the download fails.
     """
-    if name in ("digits", "folder"):
-        return
-    root = DEFAULT_ROOT if root is None else str(root)
-    try:
-        for split in ("train", "held_out"):
-            _torchvision_set(name, root, split, download=True)
-    except Exception as err:  # network, archive and checksum errors all mean the same to the user
-        raise _not_found(name, root, f"downloading failed ({type(err).__name__}: {err})") from None
+    if _source_class(name).downloadable:
+        _source(name, root=root, download=True).prepare()
 
 
 def load_images(name: str, split: str, root: Optional[str], image_size: int, channels: int,
                 options: dict[str, Any]) -> Tensor:
-    """Load one split of an image dataset into memory, never downloading.
+    """Load one split of an image dataset into memory, never downloading (through its source class).
 
     Args:
-        name: Image dataset name (a key of :data:`IMAGE_DATASETS`).
+        name: Image dataset name.
         split: ``"train"`` or ``"held_out"``.
         root: Data folder (the image folder for ``folder``; ``None``: :data:`DEFAULT_ROOT`).
         image_size: Output side in pixels.
@@ -188,27 +191,7 @@ def load_images(name: str, split: str, root: Optional[str], image_size: int, cha
     """
     if split not in ("train", "held_out"):
         raise invalid("split", "'train' or 'held_out'", split)
-    if name == "digits":
-        grey = load_digits(split, image_size=image_size)
-        return fit_images(grey.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8), image_size, channels)
-    if name == "folder":
-        paths = find_images(str(root))
-        train, held = folder_split(len(paths), options["held_out_fraction"])
-        return read_images([paths[i] for i in (train if split == "train" else held)], image_size, channels)
-    root = DEFAULT_ROOT if root is None else str(root)
-    missing = _missing_files(name, root)
-    if missing:
-        raise _not_found(name, root, f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
-    try:
-        data = _torchvision_set(name, root, split, download=False)
-    except RuntimeError as err:
-        raise _not_found(name, root, f"torchvision could not read them ({err})") from None
-    if name == "celeba":
-        folder = Path(root, "celeba", "img_align_celeba")
-        return read_images([folder / f for f in data.filename], image_size, channels)
-    pixels = torch.as_tensor(data.data)
-    pixels = pixels.unsqueeze(1) if pixels.dim() == 3 else pixels.permute(0, 3, 1, 2)  # MNIST [N,H,W]; CIFAR NHWC
-    return fit_images(pixels.contiguous(), image_size, channels)
+    return _source(name, root=root, image_size=image_size, channels=channels, options=options).load_split(split)
 
 
 def check_channels(channels: Any) -> int:

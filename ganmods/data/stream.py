@@ -16,12 +16,13 @@ from torch import Tensor
 from torch.utils.data import IterableDataset
 
 from ganmods.errors import invalid
+from ganmods.images import from_uint8
 from ganmods.randomness import DATA_STREAM, mix_seed
 
 __all__ = ["CriticBatches", "HeldOutBatches", "ImageBatches", "SampleBatches", "StepChunks", "to_float"]
 
 def to_float(images: Tensor) -> Tensor:
-    """uint8 images (0..255) as float32 in ``[-1, 1]``.
+    """uint8 images (0..255) as float32 in ``[-1, 1]`` (:func:`ganmods.images.from_uint8`).
 
     Args:
         images: uint8 tensor of any shape.
@@ -29,7 +30,7 @@ def to_float(images: Tensor) -> Tensor:
     Returns:
         The float tensor, ``0 -> -1`` and ``255 -> 1``.
     """
-    return images.float().div_(127.5).sub_(1.0)
+    return from_uint8(images)
 
 
 class _Distribution(Protocol):
