@@ -9,13 +9,10 @@ import torch
 from torch import nn
 
 from ganmods.errors import ConfigurationError
-from ganmods.module import GANModule
-from ganmods.spec import from_spec, import_class
+from ganmods.module import TRAINING_ONLY, GANModule
+from ganmods.spec import import_class
 
 __all__ = ["load_checkpoint"]
-
-# Factories for training only: not needed (and not buildable without parameters) for inference.
-_TRAINING_ONLY = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
 
 
 def load_checkpoint(
@@ -26,8 +23,9 @@ def load_checkpoint(
 ) -> GANModule:
     """Load a ganmods checkpoint, whatever its variant class, in eval mode.
 
-    The module is rebuilt from the construction record stored in the checkpoint (class, networks, loss,
-    regularizers, ...), its weights and loop counters restored. Optimizers are not rebuilt.
+    The module is rebuilt by :meth:`GANModule.load_from_checkpoint` from Lightning's hyperparameters (the
+    construction record: class, networks, loss, regularizers, ...), its weights and loop counters restored.
+    Optimizer and scheduler factories are not rebuilt.
 
     Args:
         path: Path of a ``.ckpt`` file written during ``fit``.
@@ -52,7 +50,7 @@ def load_checkpoint(
     if not os.path.isfile(path):
         raise ConfigurationError(f"path must be an existing checkpoint file; got {path!r} (no such file).")
     try:
-        checkpoint: dict[str, Any] = torch.load(path, map_location=map_location, weights_only=True)
+        checkpoint: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means an unusable file
         raise ConfigurationError(
             f"path must be a readable ganmods checkpoint; got {path!r}, which could not be read "
@@ -61,20 +59,24 @@ def load_checkpoint(
     state = checkpoint.get("ganmods") if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or "state_dict" not in checkpoint:
         raise ConfigurationError(f"path must be a checkpoint written by ganmods; got {path!r}, which has no ganmods record.")
-    cls = import_class(state["class_path"])
+    try:
+        cls = import_class(state["class_path"])
+    except ImportError:
+        raise ConfigurationError(
+            f"checkpoint class must be importable; got {state['class_path']!r} in {path!r} (import the module "
+            f"that defines it, or install its package)."
+        ) from None
     if not (isinstance(cls, type) and issubclass(cls, GANModule)):
         raise ConfigurationError(f"checkpoint class must be a GANModule subclass; got {state['class_path']!r}.")
-    init_args = {k: v for k, v in state["init_args"].items() if k not in _TRAINING_ONLY}
-    kwargs = {k: from_spec(v) for k, v in init_args.items()}
+    hparams = checkpoint.get("hyper_parameters") or {}
+    overrides: dict[str, Any] = {k: None for k in TRAINING_ONLY if k in hparams}
     for name, given in (("generator", generator), ("discriminator", discriminator)):
         if given is not None:
-            kwargs[name] = given
-        elif name not in kwargs:
+            overrides[name] = given
+        elif name not in hparams:
             raise ConfigurationError(
                 f"{name} must be passed to load_checkpoint for {path!r}: the checkpoint does not record how to "
                 f"build it (a network ganmods cannot record); got none."
             )
-    module = cls(**kwargs)
-    module.load_state_dict(checkpoint["state_dict"])
-    module.on_load_checkpoint(checkpoint)
-    return module.to(map_location).eval()
+    module = cls.load_from_checkpoint(path, map_location=map_location, **overrides)
+    return module.eval()

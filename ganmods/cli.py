@@ -104,12 +104,25 @@ class GANCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
     def _parse_ckpt_path(self) -> None:
-        """Refuse an unusable ``--ckpt_path`` as one line, before LightningCLI reads the model from it."""
+        """Refuse an unusable ``--ckpt_path`` as one line, then read the model's construction arguments from the
+        checkpoint's hyperparameters into the config, under the configured (and checked) model class.
+
+        LightningCLI's own hook of this (private) name does the reading; it is replaced here because ganmods'
+        hyperparameters hold no class entry (the class is checked against the ``ganmods`` record instead).
+        ``tests/test_resume.py::test_resume_through_the_cli`` fails if LightningCLI stops calling it.
+        """
         sub = self.config.get("subcommand")
         path = self.config[sub].get("ckpt_path") if sub else None
-        if path and path not in ("last", "best", "hpc", "registry"):
-            _check_ckpt_path(str(path), self.config[sub]["model"]["class_path"])
-        super()._parse_ckpt_path()
+        if not path or path in ("last", "best", "hpc", "registry"):
+            return
+        class_path = self.config[sub]["model"]["class_path"]
+        _check_ckpt_path(str(path), class_path)
+        import torch
+
+        hparams = torch.load(str(path), map_location="cpu", weights_only=True).get("hyper_parameters") or {}
+        if hparams:
+            model = {"class_path": class_path, "init_args": dict(hparams)}
+            self.config = self.parser.parse_object({sub: {"model": model}}, self.config)
 
     def after_fit(self) -> None:
         """Print where the run's files are and the final score by the datamodule's protocol."""
@@ -190,8 +203,8 @@ def _check_ckpt_path(path: str, model_class: str) -> None:
     except Exception as err:  # noqa: BLE001 - any unpickling failure means an unusable file
         raise ConfigurationError(f"ckpt_path must be a readable ganmods checkpoint; got {path!r}, which could not be "
                                  f"read (truncated or corrupt?): {type(err).__name__}") from None
-    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
-    written = hparams.get("_class_path") if isinstance(hparams, dict) else None
+    state = checkpoint.get("ganmods") if isinstance(checkpoint, dict) else None
+    written = state.get("class_path") if isinstance(state, dict) else None
     if written is None:
         raise ConfigurationError(f"ckpt_path must be a checkpoint written by ganmods; got {path!r}, which has no "
                                  "ganmods model record.")

@@ -1,58 +1,108 @@
-"""GANModule: the one manual-optimization GAN training loop.
+"""GANModule: the one manual-optimization GAN training loop, in one class.
 
-One Lightning batch is one critic step on a fresh real batch; after every ``n_critic``-th critic step
-comes one generator step. Losses and regularizers are pluggable objects; variants (``SGAN``, ``WGAN``,
-``WGANGP``, ``RaGAN``) only change the defaults of this class.
+One Lightning batch is one critic step on a fresh real batch (or, with ``steps_per_batch``, several); after
+every ``n_critic``-th critic step comes one generator step. Losses and regularizers are pluggable objects;
+variants (``SGAN``, ``WGAN``, ``WGANGP``, ``RaGAN``, ``FGAN``) only change the defaults of this class.
+
+Reading order: construction (``__init__``), set-up and optimizers, the loop (``training_step`` ->
+``critic_step`` -> ``generator_step``), reporting (``report``: the one logging call, with its listeners),
+validation, sampling and prediction, checkpoints. The formulas the loop evaluates are in ``docs/theory.md``.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterable, Optional, Union
+import json
+import os
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional, Union
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ganmods.data.stream import CriticBatches
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
-from ganmods.evaluation import EvaluationHooks, logits
-from ganmods.health import HealthChecks
+from ganmods.finite import accumulate, first_nonfinite
 from ganmods.losses import AdversarialLoss, get_loss
-from ganmods.persistence import CheckpointHooks
-from ganmods.fastpath import StepFastPath
-from ganmods.precision import SkippedSteps, grad_scaler_of
-from ganmods.randomness import StepSeeding
-from ganmods.sampling import Sampling
+from ganmods.precision import SkippedSteps, direct_backward_ok, grad_scaler_of
+from ganmods.randomness import restore_rng, rng_record, seed_step
 from ganmods.regularizers import GradientPenalty, Regularizer, WeightClipping
-from ganmods.spec import Recorded
+from ganmods.sampling import LATENT_DISTRIBUTIONS, batch_latents, draw_latents
+from ganmods.spec import NotRecordable, Recorded, from_spec, import_class, to_spec
 
-__all__ = ["GANModule", "LATENT_DISTRIBUTIONS"]
+__all__ = ["COUNTERS", "GANModule", "LATENT_DISTRIBUTIONS", "MetricListener", "critic_logits"]
 
-#: Latent distributions: standard normal, or uniform on [-1, 1].
-LATENT_DISTRIBUTIONS = ("normal", "uniform")
+#: The loop counters: saved in every checkpoint and logged beside every reported value (``counters/<name>``).
+COUNTERS = ("critic_steps", "generator_steps", "images_seen", "critic_steps_since_generator")
+_LOGGED_COUNTERS = COUNTERS[:3]
+
+#: Construction arguments that only training needs (``ganmods.load_checkpoint`` leaves them out).
+TRAINING_ONLY = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
+
+#: A listener gets every reported dict (name -> scalar tensor or number, the counters included) and the module;
+#: it may return further values to report at the same step (or None).
+MetricListener = Callable[[dict[str, Any], "GANModule"], Optional[Mapping[str, Any]]]
+
+
+def critic_logits(out: Tensor) -> Tensor:
+    """Critic output ``[B]`` or ``[B, 1]`` as ``[B]``.
+
+    Args:
+        out: The critic's raw output.
+
+    Returns:
+        The logits as ``[B]``.
+    """
+    return out.squeeze(-1) if out.dim() == 2 and out.shape[-1] == 1 else out
 
 
 def _grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
-    norms = [p.grad.detach().float().norm() for p in params if p.grad is not None]
-    return torch.stack(norms).norm() if norms else torch.tensor(0.0)
+    grads = [p.grad.detach() for p in params if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads).float() if grads else torch.tensor(0.0)
 
 
-class GANModule(
-    Recorded, CheckpointHooks, StepSeeding, Sampling, StepFastPath, EvaluationHooks, HealthChecks, pl.LightningModule
-):
+def _is_spec(value: Any) -> bool:
+    return isinstance(value, dict) and "class_path" in value
+
+
+def _factory(name: str, value: Any) -> Any:
+    """An optimizer or scheduler factory from a callable, or from a ``{class_path, init_args}`` record."""
+    if value is None or callable(value):
+        return value
+    if not _is_spec(value):
+        raise invalid(name, "a factory (callable), a {class_path, init_args} mapping, or null", value)
+    cls, kwargs = import_class(value["class_path"]), dict(value.get("init_args") or {})
+    return lambda first, cls=cls, kwargs=kwargs: cls(first, **kwargs)
+
+
+def _cli_config() -> Optional[dict[str, Any]]:
+    """The model's config (class specs of its arguments) while LightningCLI instantiates it, else None."""
+    # Private seam, one line: LightningCLI hands the parsed model config to `save_hyperparameters` through
+    # this context variable; it is the only record of a user's own classes given by `class_path`.
+    # tests/test_checkpoint_loading.py fails if Lightning renames or removes it.
+    from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
+
+    return _given_hyperparameters.get()
+
+
+class GANModule(Recorded, pl.LightningModule):
     """A GAN trained by alternating critic and generator steps (manual optimization).
 
     Args:
-        generator: Maps latents ``[B, latent_dim]`` to data ``[B, *data_shape]``.
-        discriminator: The critic; maps data to raw logits ``[B]`` or ``[B, 1]``.
-        loss: A name in :data:`ganmods.losses.LOSSES` or an :class:`~ganmods.losses.AdversarialLoss`.
+        generator: Maps latents ``[B, latent_dim]`` to data ``[B, *data_shape]`` (a module, or its
+            ``{class_path, init_args}`` record).
+        discriminator: The critic; maps data to raw logits ``[B]`` or ``[B, 1]`` (a module or its record).
+        loss: A name in :data:`ganmods.losses.LOSSES`, an :class:`~ganmods.losses.AdversarialLoss`, or its record.
         n_critic: Critic steps per generator step (>= 1).
         gp_weight: If set, add a gradient penalty with this λ (composes with any loss).
         gp_one_sided: Use the one-sided penalty ``max(0, ‖g‖ − 1)²``.
         clip: If set, clip every critic parameter into ``[-clip, clip]`` after every critic step.
-        regularizers: Further :class:`~ganmods.regularizers.Regularizer` objects.
+        regularizers: Further :class:`~ganmods.regularizers.Regularizer` objects (or their records). A
+            regularizer's ``every = k`` makes it lazy: its penalties are computed on every ``k``-th critic
+            (generator) step only and weighted by ``k``.
         latent_dim: Size of ``z``; defaults to ``generator.latent_dim``.
         latent_distribution: ``"normal"`` or ``"uniform"`` (on [-1, 1]).
         optimizer_g: Optimizer factory for the generator; ``None`` means the variant's paper default
@@ -68,16 +118,28 @@ class GANModule(
             reference code uses 100, 25 and 500).
         warmup_generator_steps: See ``warmup_n_critic``.
         warmup_every: See ``warmup_n_critic`` (0: never after the initial warm-up).
-        log_interval: Log training losses every this many generator steps (the parameter finiteness check
-            runs at the same interval).
-        grad_norm_interval: Log G and D gradient norms every this many generator steps (0: never).
-        stop_on_nonfinite: Stop training, without applying the step, when a loss or penalty is NaN or
-            infinite (checked every step) or a parameter is (checked every ``log_interval`` generator
-            steps); the message names the quantity and the step.
+        grad_norm_interval: Measure the G and D gradient norms every this many generator steps (0: never);
+            the latest are logged with the training values.
+        stop_on_nonfinite: Stop training when a loss, a penalty or a parameter is NaN or infinite. The check
+            reads the device only when the trainer writes logs (``Trainer(log_every_n_steps)``) and when
+            training ends, so no step waits for it; steps taken between the first non-finite value and the
+            check are not undone, but no checkpoint of a non-finite state is ever written
+            (:class:`~ganmods.callbacks.GANCheckpoint`), so ``last.ckpt`` holds the last finite state saved.
 
     Raises:
         ConfigurationError: On bad values (``n_critic < 1``, negative λ or clip, unknown loss, unknown
             latent distribution, BatchNorm in the critic together with a gradient penalty, ...).
+
+    Logging: every value goes through :meth:`report` (``self.log``), on Lightning's step axis, when the trainer
+    writes logs (every ``log_every_n_steps`` Lightning batches), with the counters ``counters/critic_steps``,
+    ``counters/generator_steps`` and ``counters/images_seen`` beside it; wandb charts use
+    ``counters/images_seen`` as their x-axis.
+
+    Example:
+        >>> from ganmods.nets import MLPCritic, MLPGenerator
+        >>> model = GANModule(MLPGenerator(latent_dim=4), MLPCritic(), loss="wasserstein", gp_weight=10.0)
+        >>> model.sample(3, seed=0).shape
+        torch.Size([3, 2])
     """
 
     #: Paper-default optimizer of this variant: ``(torch.optim class name, keyword arguments)``.
@@ -104,18 +166,19 @@ class GANModule(
         warmup_n_critic: Optional[int] = None,
         warmup_generator_steps: int = 25,
         warmup_every: int = 500,
-        log_interval: int = 50,
         grad_norm_interval: int = 100,
         stop_on_nonfinite: bool = True,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
+        generator = from_spec(generator) if _is_spec(generator) else generator
+        discriminator = from_spec(discriminator) if _is_spec(discriminator) else discriminator
         for name, net in (("generator", generator), ("discriminator", discriminator)):
             if not isinstance(net, nn.Module):
                 raise invalid(name, "a torch.nn.Module", type(net).__name__)
         self.generator = generator
         self.discriminator = discriminator
-        self.loss = get_loss(loss)
+        self.loss = get_loss(from_spec(loss) if _is_spec(loss) else loss)
         self.n_critic = check_positive_int("n_critic", n_critic)
         self.regularizers: list[Regularizer] = []
         if gp_weight is not None:
@@ -123,6 +186,7 @@ class GANModule(
         if clip is not None:
             self.regularizers.append(WeightClipping(clip=clip))
         for reg in regularizers or []:
+            reg = from_spec(reg) if _is_spec(reg) else reg
             if not isinstance(reg, Regularizer):
                 raise invalid("regularizers", "a list of Regularizer objects", reg)
             self.regularizers.append(reg)
@@ -141,14 +205,16 @@ class GANModule(
         if latent_distribution not in LATENT_DISTRIBUTIONS:
             raise invalid("latent_distribution", f"one of {list(LATENT_DISTRIBUTIONS)}", latent_distribution)
         self.latent_distribution = latent_distribution
-        self.optimizer_g = optimizer_g
-        self.optimizer_d = optimizer_d
-        self.scheduler_g = scheduler_g
-        self.scheduler_d = scheduler_d
+        self.optimizer_g = _factory("optimizer_g", optimizer_g)
+        self.optimizer_d = _factory("optimizer_d", optimizer_d)
+        self.scheduler_g = _factory("scheduler_g", scheduler_g)
+        self.scheduler_d = _factory("scheduler_d", scheduler_d)
         self.max_generator_steps = (
             None if max_generator_steps is None else check_positive_int("max_generator_steps", max_generator_steps)
         )
-        if ema_decay is not None and not (isinstance(ema_decay, (int, float)) and 0.0 <= ema_decay < 1.0):
+        if ema_decay is not None and (
+            isinstance(ema_decay, bool) or not isinstance(ema_decay, (int, float)) or not 0.0 <= ema_decay < 1.0
+        ):
             raise invalid("ema_decay", "a number in [0, 1) or null", ema_decay)
         self.ema_generator: Optional[AveragedModel] = None
         if ema_decay is not None:
@@ -159,27 +225,109 @@ class GANModule(
         self.warmup_n_critic = None if warmup_n_critic is None else check_positive_int("warmup_n_critic", warmup_n_critic)
         self.warmup_generator_steps = check_positive_int("warmup_generator_steps", warmup_generator_steps, 0)
         self.warmup_every = check_positive_int("warmup_every", warmup_every, 0)
-        self.log_interval = check_positive_int("log_interval", log_interval)
         self.grad_norm_interval = check_positive_int("grad_norm_interval", grad_norm_interval, 0)
         if not isinstance(stop_on_nonfinite, bool):
             raise invalid("stop_on_nonfinite", "true or false", stop_on_nonfinite)
         self.stop_on_nonfinite = stop_on_nonfinite
-        self.nonfinite_message: Optional[str] = None
 
+        # loop state: the counters (checkpointed), what the last steps produced (logged when the trainer
+        # writes logs), and the device-side non-finite flags (read at the same moments)
         self.critic_steps = 0
         self.generator_steps = 0
         self.images_seen = 0
         self.critic_steps_since_generator = 0
-        self.skipped_steps = SkippedSteps()  # optimizer steps a 16-mixed gradient scaler skipped
+        #: Base seed of the step stream: ``torch.initial_seed()`` when fitting starts, or the checkpoint's.
+        self.rng_seed: Optional[int] = None
+        #: The message of the non-finite stop, when one happened.
+        self.nonfinite_message: Optional[str] = None
+        #: Optimizer steps a ``16-mixed`` gradient scaler skipped.
+        self.skipped_steps = SkippedSteps()
+        #: Listeners of :meth:`report` (see :meth:`add_listener`).
+        self.listeners: list[MetricListener] = []
+        self._latest: dict[str, Tensor] = {}
+        self._nonfinite: dict[str, Tensor] = {}
+        self._checked_at = 0
+        self._logging_batch = True
         self._grad_scaler: Optional[Any] = None
+        self._direct_backward = False
         self._val_stats: list[tuple[Tensor, Optional[Tensor]]] = []
         self._val_real_logits: list[Tensor] = []
-        self._construction = self._plain_hparams()
-        # `_class_path` lets `ganmods fit --ckpt_path` rebuild the same variant class (the command line
-        # replaces the model config by the checkpoint's hyperparameters when resuming)
-        self.save_hyperparameters({**self._construction, "_class_path": f"{type(self).__module__}.{type(self).__qualname__}"})
+        self.save_hyperparameters(self._construction_record())
 
-    # ------------------------------------------------------------------ set-up and checks
+    def _construction_record(self) -> dict[str, Any]:
+        """The construction arguments as plain data, stored once as Lightning's hyperparameters: ganmods objects
+        become ``{class_path, init_args}`` records; another object (a user's network, an optimizer factory) takes
+        the command line's record when LightningCLI built the module, and is left out otherwise (then
+        ``load_from_checkpoint`` needs it passed again)."""
+        record = getattr(self, "_init_record", None)
+        if record is None:
+            return {}
+        given = _cli_config() or {}
+        out: dict[str, Any] = {}
+        for key, value in record[1].items():
+            try:
+                out[key] = to_spec(value)
+            except NotRecordable:
+                if isinstance(given.get(key), dict):
+                    out[key] = given[key]
+        return out
+
+    # ------------------------------------------------------------------ set-up
+    def _check_no_batchnorm_with_penalty(self) -> None:
+        if not any(r.per_sample_gradients for r in self.regularizers):
+            return
+        bn = [n for n, m in self.discriminator.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if bn:
+            raise ConfigurationError(
+                f"discriminator must not contain BatchNorm when a gradient penalty is used (it couples the "
+                f"samples of a batch and breaks the per-sample penalty); allowed: no normalisation, layer, "
+                f"instance or spectral normalisation; got BatchNorm at {bn[0]!r}."
+            )
+
+    @torch.no_grad()
+    def check_networks(self, data_shape: Optional[tuple[int, ...]] = None) -> None:
+        """Run the generator and the critic on a batch of 2 and check the shapes.
+
+        Args:
+            data_shape: Expected shape of one data point (without batch), or ``None`` to skip that check.
+
+        Raises:
+            ConfigurationError: On a shape mismatch (both shapes are named).
+        """
+        modes = (self.generator.training, self.discriminator.training)
+        self.generator.eval()
+        self.discriminator.eval()
+        try:
+            z = self.sample_latent(2)
+            try:
+                fake = self.generator(z)
+            except RuntimeError as err:
+                raise ConfigurationError(
+                    f"generator must accept latents of shape [B, latent_dim] = {list(z.shape)}; got an error: "
+                    f"{str(err).splitlines()[0]}"
+                ) from None
+            if data_shape is not None and tuple(fake.shape[1:]) != tuple(data_shape):
+                raise ConfigurationError(
+                    f"generator output shape must equal the data shape {tuple(data_shape)} (per sample); "
+                    f"got {tuple(fake.shape[1:])} (full output {tuple(fake.shape)})."
+                )
+            for reg in self.regularizers:
+                reg.check_input(tuple(fake.shape))
+            try:
+                out = self.discriminator(fake)
+            except RuntimeError as err:
+                raise ConfigurationError(
+                    f"discriminator must accept the generator's output of shape {list(fake.shape)}; got an error: "
+                    f"{str(err).splitlines()[0]}"
+                ) from None
+            if not (out.shape == (2,) or out.shape == (2, 1)):
+                raise ConfigurationError(
+                    f"discriminator output must have shape [B] or [B, 1]; got {list(out.shape)} for B = 2."
+                )
+        finally:
+            self.generator.train(modes[0])
+            self.discriminator.train(modes[1])
+
     def setup(self, stage: str) -> None:
         """Dry-run both networks once and check shapes against the data, before any training.
 
@@ -190,7 +338,7 @@ class GANModule(
             ConfigurationError: If the generator's output shape differs from the data shape, or the critic
                 does not return ``[B]`` or ``[B, 1]``.
         """
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        datamodule = getattr(self.trainer, "datamodule", None)
         self.check_networks(getattr(datamodule, "data_shape", None))
 
     def configure_optimizers(self) -> Any:
@@ -209,21 +357,29 @@ class GANModule(
         scheds = [
             {"scheduler": f(opt), "interval": "step"} for f, opt in ((self.scheduler_g, opts[0]), (self.scheduler_d, opts[1])) if f
         ]
-        self._sched_slots = [s is not None for s in (self.scheduler_g, self.scheduler_d)]
         return (opts, scheds) if scheds else opts
 
-    @property
-    def _world_size(self) -> int:
-        return int(self._trainer.world_size) if self._trainer is not None else 1
-
     def on_fit_start(self) -> None:
-        """Fix the base seed of the step stream (see :mod:`ganmods.randomness`): ``torch.initial_seed()``,
-        as set by ``seed_everything``, unless a resumed checkpoint restored it; hand a ``16-mixed``
-        gradient scaler to the regularizers."""
-        self._init_rng_seed()
+        """Fix the base seed of the step stream (``torch.initial_seed()``, as set by ``seed_everything``,
+        unless a resumed checkpoint restored it), hand a ``16-mixed`` gradient scaler to the regularizers,
+        and let wandb plot every value against ``counters/images_seen``."""
+        if self.rng_seed is None:
+            self.rng_seed = int(torch.initial_seed())
         self._grad_scaler = grad_scaler_of(self.trainer)
         for reg in self.regularizers:
             reg.use_scaler(self._grad_scaler)
+        self._direct_backward = direct_backward_ok(self.trainer, self)
+        self._checked_at = self.critic_steps
+        for logger in self.loggers:
+            if isinstance(logger, WandbLogger):
+                for counter in _LOGGED_COUNTERS:
+                    logger.experiment.define_metric(f"counters/{counter}")
+                for pattern in ("train/*", "val/*", "health/*", "final/*"):
+                    logger.experiment.define_metric(pattern, step_metric="counters/images_seen")
+
+    def on_fit_end(self) -> None:
+        """Back to ``manual_backward`` outside fitting."""
+        self._direct_backward = False
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> Optional[int]:
         """Stop before any work once the budget is spent (e.g. when resuming a finished run).
@@ -240,6 +396,10 @@ class GANModule(
             return -1
         return None
 
+    def on_train_end(self) -> None:
+        """Check the last steps for non-finite values (they may not have reached a logging step)."""
+        self._check_finite()
+
     # ------------------------------------------------------------------ the training loop
     def current_n_critic(self) -> int:
         """Critic steps required before the next generator step (``warmup_n_critic`` during warm-up).
@@ -254,103 +414,149 @@ class GANModule(
             return self.warmup_n_critic
         return self.n_critic
 
+    def _budget_spent(self) -> bool:
+        return self.max_generator_steps is not None and self.generator_steps >= self.max_generator_steps
+
     def _critic_inputs(self, x: Tensor) -> Tensor:
         for reg in self.regularizers:
             x = reg.transform(x, self.generator_steps)
         return x
 
-    def _critic(self, x: Tensor) -> Tensor:
-        return logits(self.discriminator(self._critic_inputs(x)))
+    def _backward(self, loss: Tensor) -> None:
+        # `loss.backward()` is what `manual_backward` does when no precision plugin, strategy, profiler or
+        # hook has anything to add (ganmods.precision.direct_backward_ok, decided once per fit)
+        if self._direct_backward:
+            loss.backward()
+        else:
+            self.manual_backward(loss)
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         """One critic step per real batch in ``batch``, each followed by a generator step when ``n_critic``
-        critic steps have passed.
+        critic steps have passed; then report the latest values if the trainer writes logs after this batch.
 
         Args:
             batch: A real batch (a tensor, or a sequence whose first item is the tensor), or a
                 :class:`~ganmods.data.CriticBatches` of the real batches of consecutive critic steps.
             batch_idx: Index of the batch in the epoch.
         """
-        if isinstance(batch, CriticBatches):
-            for real in batch.reals:
-                if self.trainer.should_stop or self._budget_spent():
-                    return  # the budget is reached (or a non-finite value stopped training) mid-group
-                self.critic_step(real)
-            return
-        self.critic_step(batch[0] if isinstance(batch, (list, tuple)) else batch)
+        reals = batch.reals if isinstance(batch, CriticBatches) else [batch[0] if isinstance(batch, (list, tuple)) else batch]
+        self._logging_batch = self._trainer_writes_logs()
+        for real in reals:
+            if self.trainer.should_stop or self._budget_spent():
+                break  # the budget is reached (or a non-finite value stopped training) mid-group
+            self.critic_step(real)
+        if self._budget_spent():
+            self.trainer.should_stop = True
+        if self._logging_batch or self._trainer_writes_logs():
+            self._check_finite()
+            self._report_training()
 
-    def _budget_spent(self) -> bool:
-        return self.max_generator_steps is not None and self.generator_steps >= self.max_generator_steps
+    def _trainer_writes_logs(self) -> bool:
+        """Whether Lightning sends the logged values to the loggers after this batch (its
+        ``log_every_n_steps`` rule, on its own batch count), so values are logged exactly then."""
+        trainer = self.trainer
+        if trainer.fast_dev_run:
+            return True
+        if not trainer.log_every_n_steps:
+            return trainer.should_stop
+        return (trainer.fit_loop.epoch_loop.total_batch_idx + 1) % trainer.log_every_n_steps == 0 or trainer.should_stop
 
     def critic_step(self, real: Tensor) -> None:
-        """One critic step on the real batch ``real``; then a generator step if ``n_critic`` critic steps
-        have passed. Called by :meth:`training_step` once per real batch.
+        """One critic step on the real batch ``real``; then :meth:`generator_step` if ``n_critic`` critic
+        steps have passed. Called by :meth:`training_step` once per real batch.
 
         Args:
             real: The real batch ``[B, *data_shape]``.
         """
-        self._seed_step(self.critic_steps)
+        seed_step(self.rng_seed or 0, self.global_rank, self.critic_steps, self.device)
         opt_g, opt_d = self.optimizers()
-        sched_g, sched_d = self._schedulers()
         n = real.shape[0]
-        log_now = (self.generator_steps + 1) % self.log_interval == 0
         grad_now = self.grad_norm_interval > 0 and (self.generator_steps + 1) % self.grad_norm_interval == 0
 
-        # ---- critic step: fakes without graph to G
         with torch.no_grad():
             fake = self.generator(self.sample_latent(n))
         real_in, fake_in = self._critic_inputs(real), self._critic_inputs(fake)
-        real_logits = logits(self.discriminator(real_in))
-        fake_logits = logits(self.discriminator(fake_in))
+        real_logits = critic_logits(self.discriminator(real_in))
+        fake_logits = critic_logits(self.discriminator(fake_in))
         d_adv = self.loss.discriminator_loss(real_logits, fake_logits)
         d_total = d_adv
-        reg_logs: dict[str, Tensor] = {}
-        checks = {"critic loss": d_adv}
+        watched = {"critic loss": d_adv}
         for reg in self.regularizers:
+            if not reg.due(self.critic_steps):
+                continue
             out = reg.penalty(self.discriminator, real_in, fake_in)
             if out is not None:
                 term, logs = out
-                d_total = d_total + term
-                reg_logs.update(logs)
-                checks[f"penalty {reg.name}"] = term
-        if self.stop_on_nonfinite and self._stop_if_nonfinite(checks, total=d_total):
-            return
+                d_total = d_total + term * reg.every
+                watched[f"penalty {reg.name}"] = term
+                self._latest.update({f"train/{k}": v for k, v in logs.items()})
+        if self.stop_on_nonfinite:
+            accumulate(self._nonfinite, watched)
         opt_d.zero_grad()
         self._backward(d_total)
         # the logged critic gradient norm is the one of the critic step just before the generator step
         last_critic_step = self.critic_steps_since_generator + 1 >= self.current_n_critic()
-        self._optimizer_step(opt_d)
-        # after the step: gradients averaged over ranks (gan_ddp) and unscaled (16-mixed)
-        d_grad = _grad_norm(self._critic_params()) if grad_now and last_critic_step else None
+        self.skipped_steps.step(opt_d, self._grad_scaler, self.device)
+        if grad_now and last_critic_step:  # after the step: averaged over ranks (gan_ddp), unscaled (16-mixed)
+            self._latest["train/grad_norm_d"] = _grad_norm(self.discriminator.parameters())
+        sched_g, sched_d = self._schedulers()
         if sched_d is not None:
             sched_d.step()
         for reg in self.regularizers:
             reg.after_critic_step(self.discriminator)
         self.critic_steps += 1
-        self.images_seen += n * self._world_size
+        self.images_seen += n * self.trainer.world_size
         self.critic_steps_since_generator += 1
-        if not last_critic_step:
-            return
+        self._latest.update({"train/d_loss": d_total.detach(), "train/d_adv": d_adv.detach()})
+        if self._logging_batch:  # the estimate costs a few operations: only when it will be logged
+            div = self.loss.divergence(real_logits.detach(), fake_logits.detach(), d_adv.detach())
+            if div is not None:
+                self._latest[f"train/{self.loss.divergence_name}_estimate"] = div
+        if last_critic_step:
+            self.generator_step(real, n, opt_g, sched_g, grad_now)
 
-        # ---- generator step: the critic is frozen (no gradients written into it)
+    def generator_step(self, real: Tensor, n: int, opt_g: Any, sched_g: Any, grad_now: bool = False) -> None:
+        """One generator step with the critic frozen (no gradients written into it); then the EMA update.
+
+        Args:
+            real: The real batch of the critic step just taken (relativistic losses compare against it, as the
+                critic sees it after that step).
+            n: Batch size of the fakes.
+            opt_g: The generator's (Lightning) optimizer.
+            sched_g: Its scheduler, or None.
+            grad_now: Measure the generator's gradient norm after the step.
+        """
         self.critic_steps_since_generator = 0
-        critic_params = self._critic_params()
+        critic_params = list(self.discriminator.parameters())
         for p in critic_params:
             p.requires_grad_(False)
         try:
-            fake = self.generator(self.sample_latent(n))
-            fake_logits_g = self._critic(fake)
-            real_logits_g = None
+            z = self.sample_latent(n)
+            fake = self.generator(z)
+            fake_logits = critic_logits(self.discriminator(self._critic_inputs(fake)))
+            real_logits = None
             if self.loss.needs_real_logits:
                 with torch.no_grad():
-                    real_logits_g = self._critic(real)
-            g_loss = self.loss.generator_loss(fake_logits_g, real_logits_g)
-            if self.stop_on_nonfinite and self._stop_if_nonfinite({"generator loss": g_loss}):
-                return
+                    real_logits = critic_logits(self.discriminator(self._critic_inputs(real)))
+            g_loss = self.loss.generator_loss(fake_logits, real_logits)
+            g_total = g_loss
+            watched = {"generator loss": g_loss}
+            for reg in self.regularizers:
+                if not reg.due(self.generator_steps):
+                    continue
+                out = reg.generator_penalty(self.discriminator, fake, z)
+                if out is not None:
+                    term, logs = out
+                    g_total = g_total + term * reg.every
+                    watched[f"generator penalty {reg.name}"] = term
+                    self._latest.update({f"train/{k}": v for k, v in logs.items()})
+            if self.stop_on_nonfinite:
+                accumulate(self._nonfinite, watched)
             opt_g.zero_grad()
-            self._backward(g_loss)
-            self._optimizer_step(opt_g)
-            g_grad = _grad_norm(self.generator.parameters()) if grad_now else None
+            self._backward(g_total)
+            self.skipped_steps.step(opt_g, self._grad_scaler, self.device)
+            if grad_now:
+                self._latest["train/grad_norm_g"] = _grad_norm(self.generator.parameters())
         finally:
             for p in critic_params:
                 p.requires_grad_(True)
@@ -359,38 +565,340 @@ class GANModule(
         if self.ema_generator is not None:
             self.ema_generator.update_parameters(self.generator)
         self.generator_steps += 1
-
-        if self.stop_on_nonfinite and log_now:
-            named = {f"parameter {n}": p for n, p in self.named_parameters() if not n.startswith("ema_generator.")}
-            if self._stop_if_nonfinite({n: p.detach().float().abs().max() for n, p in named.items()}):
-                return
-
-        if log_now or grad_now:
-            metrics: dict[str, Any] = {}
-            if log_now:
-                metrics.update({"train/d_loss": d_total, "train/d_adv": d_adv, "train/g_loss": g_loss})
-                metrics.update({f"train/{k}": v for k, v in reg_logs.items()})
-                if self._grad_scaler is not None:
-                    metrics["train/skipped_steps"] = self.skipped_steps.total()
-                div = self.loss.divergence(real_logits, fake_logits, d_adv)
-                if div is not None:
-                    metrics[f"train/{self.loss.divergence_name}_estimate"] = div
-            if grad_now:
-                metrics.update({"train/grad_norm_d": d_grad, "train/grad_norm_g": g_grad})
-            self._log_metrics(metrics)
-            if self._trainer is not None and self._trainer.progress_bar_callback is not None:
-                self.log("g_loss", g_loss.detach(), prog_bar=True, logger=False)
-                self.log("d_loss", d_total.detach(), prog_bar=True, logger=False)
-
-        if self._budget_spent():
-            self.trainer.should_stop = True
+        self._latest["train/g_loss"] = g_loss.detach()
 
     def _schedulers(self) -> tuple[Any, Any]:
         scheds = self.lr_schedulers()
         if scheds is None:
             return None, None
         scheds = list(scheds) if isinstance(scheds, list) else [scheds]
-        slots = getattr(self, "_sched_slots", [False, False])
-        out = [scheds.pop(0) if used else None for used in slots]
+        out = [scheds.pop(0) if used is not None else None for used in (self.scheduler_g, self.scheduler_d)]
         return out[0], out[1]
 
+    def _check_finite(self) -> None:
+        """Read the non-finite flags (and the parameters) once; stop training, naming the quantity, if any is
+        NaN or infinite. Under DDP every rank takes the decision together."""
+        if not self.stop_on_nonfinite or self.nonfinite_message is not None:
+            return
+        named = dict(self._nonfinite)
+        named.update({f"parameter {n}": p for n, p in self.named_parameters() if not n.startswith("ema_generator.")})
+        bad = first_nonfinite(named)
+        if self.trainer.world_size > 1:
+            stop = self.trainer.strategy.reduce_boolean_decision(bad is not None, all=False)
+            bad = bad if bad is not None else ("a value on another rank" if stop else None)
+        since = self._checked_at
+        self._checked_at = self.critic_steps
+        if bad is None:
+            return
+        self.nonfinite_message = (
+            f"non-finite {bad} between critic steps {since} and {self.critic_steps} (generator step "
+            f"{self.generator_steps}): training stopped; the last checkpoint holds the last finite state saved."
+        )
+        rank_zero_warn(f"ganmods: {self.nonfinite_message}")
+        self.trainer.should_stop = True
+
+    # ------------------------------------------------------------------ reporting
+    def add_listener(self, listener: MetricListener) -> None:
+        """Subscribe ``listener`` to every :meth:`report` (monitors, recorders); it may return further values
+        to report at the same step.
+
+        Args:
+            listener: ``listener(values, module) -> Optional[mapping]``.
+
+        Raises:
+            ConfigurationError: If ``listener`` is not callable.
+        """
+        if not callable(listener):
+            raise invalid("listener", "a callable", listener)
+        if listener not in self.listeners:
+            self.listeners.append(listener)
+
+    def remove_listener(self, listener: MetricListener) -> None:
+        """Unsubscribe ``listener`` (no-op when it is not subscribed).
+
+        Args:
+            listener: A listener given to :meth:`add_listener`.
+        """
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+
+    def counters(self) -> dict[str, int]:
+        """The logged loop counters.
+
+        Returns:
+            ``{"counters/critic_steps", "counters/generator_steps", "counters/images_seen"}``.
+        """
+        return {f"counters/{k}": int(getattr(self, k)) for k in _LOGGED_COUNTERS}
+
+    def report(self, values: Mapping[str, Any], prog_bar: Iterable[str] = ()) -> None:
+        """The one logging call: log ``values`` and the counters through ``self.log`` (Lightning's step axis,
+        every logger, ``trainer.callback_metrics``), then hand them to the listeners and report what they
+        return. Call it only from hooks where Lightning allows ``self.log``.
+
+        Args:
+            values: Name -> scalar tensor or number.
+            prog_bar: Names also shown in the progress bar.
+        """
+        merged: dict[str, Any] = {**values, **self.counters()}
+        for listener in list(self.listeners):
+            extra = listener(dict(merged), self)
+            if extra:
+                merged.update(extra)
+        shown = set(prog_bar)
+        on_step = self.trainer.training and not self.trainer.sanity_checking
+        for key, value in merged.items():
+            if isinstance(value, Tensor):
+                value = value.detach().float()
+            elif isinstance(value, int) and not isinstance(value, bool):
+                value = torch.tensor(value, dtype=torch.float64)  # counters stay exact past 2**24
+            else:
+                value = float(value)
+            self.log(key, value, on_step=on_step, on_epoch=not on_step, prog_bar=key in shown, batch_size=1)
+
+    def _report_training(self) -> None:
+        values = dict(self._latest)
+        if self._grad_scaler is not None:
+            values["train/skipped_steps"] = self.skipped_steps.total()
+        # not in the progress bar: Lightning converts progress-bar values to numbers after every batch (a device
+        # read per batch), whether or not a bar is shown
+        self.report(values)
+
+    # ------------------------------------------------------------------ validation
+    def on_validation_epoch_start(self) -> None:
+        """Check the steps since the last check for non-finite values (a stop then skips this validation's
+        checkpoint of a non-finite state anyway) and reset the held-out critic statistics."""
+        if self.trainer.training or self.trainer.state.fn == "fit":
+            if not self.trainer.sanity_checking:
+                self._check_finite()
+        self._val_stats = []
+        self._val_real_logits = []
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """Critic statistics on held-out real data against fresh fakes.
+
+        Args:
+            batch: A held-out real batch.
+            batch_idx: Index of the batch.
+        """
+        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        fake = self.sample(real.shape[0], seed=10_000 + batch_idx)
+        real_logits = critic_logits(self.discriminator(real))
+        fake_logits = critic_logits(self.discriminator(fake))
+        d_adv = self.loss.discriminator_loss(real_logits, fake_logits)
+        self._val_stats.append((d_adv.detach(), self.loss.divergence(real_logits, fake_logits, d_adv)))
+        self._val_real_logits.append(real_logits.detach().float())
+
+    def on_validation_epoch_end(self) -> None:
+        """Average the held-out critic statistics, evaluate the generator by the datamodule's protocol, and
+        report the results (nothing during Lightning's sanity check)."""
+        if self.trainer.sanity_checking:
+            return
+        metrics: dict[str, Any] = {}
+        if self._val_stats:
+            metrics["val/d_adv"] = torch.stack([s[0] for s in self._val_stats]).mean()
+            divs = [s[1] for s in self._val_stats if s[1] is not None]
+            if divs:
+                metrics[f"val/{self.loss.divergence_name}_estimate"] = torch.stack(divs).mean()
+        metrics.update(self._critic_gap())
+        evaluate = getattr(self.trainer.datamodule, "evaluate", None)
+        if callable(evaluate):
+            metrics.update({f"val/{k}": float(v) for k, v in evaluate(self).items()})
+            self._save_metric_provenance()
+        self.report(metrics)
+
+    def _save_metric_provenance(self) -> None:
+        """Append how the image metric measured (extractor, weights hash, counts, split, resize) to
+        ``<log_dir>/metric_provenance.jsonl``, one line per validation, beside the logged results."""
+        metric = getattr(self.trainer.datamodule, "metric", None)
+        log_dir = self.trainer.log_dir  # a collective under DDP: every rank asks
+        record = getattr(metric, "provenance", None)
+        if not self.trainer.is_global_zero or not log_dir or not isinstance(record, dict):
+            return
+        os.makedirs(log_dir, exist_ok=True)
+        line = {"generator_steps": self.generator_steps, "images_seen": self.images_seen, **record}
+        with open(os.path.join(log_dir, "metric_provenance.jsonl"), "a") as fh:
+            fh.write(json.dumps(line, sort_keys=True, default=str) + "\n")
+
+    @torch.no_grad()
+    def _critic_gap(self) -> dict[str, Tensor]:
+        """Critic overfitting check (WGAN-GP paper, §"meaningful loss curves"): the critic's mean output on
+        training data minus its mean on held-out real data. Near 0 when the critic generalises; growing
+        when it memorises the training set. Needs ``datamodule.train_reference(n)``."""
+        reference = getattr(getattr(self.trainer, "datamodule", None), "train_reference", None)
+        if not callable(reference) or not self._val_real_logits:
+            return {}
+        held = torch.cat(self._val_real_logits)
+        train = reference(held.numel()).to(self.device)
+        train_mean = torch.cat([critic_logits(self.discriminator(x)).float() for x in train.split(1024)]).mean()
+        return {"val/critic_real_train": train_mean, "val/critic_real_heldout": held.mean(),
+                "val/critic_gap": train_mean - held.mean()}
+
+    # ------------------------------------------------------------------ sampling and prediction
+    def sample_latent(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        """Draw ``n`` latent vectors ``[n, latent_dim]`` on this module's device.
+
+        Args:
+            n: Number of latents.
+            generator: Optional random generator (for fixed latents).
+
+        Returns:
+            The latents.
+        """
+        return draw_latents(n, self.latent_dim, self.latent_distribution, self.device, generator)
+
+    @torch.no_grad()
+    def sample(
+        self, n: int, seed: Optional[int] = None, batch_size: int = 4096, rows: Optional[tuple[int, int]] = None
+    ) -> Tensor:
+        """Generate ``n`` samples in data space, from the EMA generator when EMA is on.
+
+        Args:
+            n: Number of samples (>= 1).
+            seed: If given, the latents are drawn from a generator seeded with it (same seed, same
+                samples), leaving the global random state untouched.
+            batch_size: Generate in chunks of this size.
+            rows: If given, ``(lo, hi)``: generate only samples ``lo..hi-1`` of the ``n`` (all ``n`` latents are
+                drawn, so the rows are the same as in the full set; used to split evaluation over processes).
+
+        Returns:
+            ``[n, *data_shape]`` tensor (``[n, 2]`` for the toy data; ``[n, C, H, W]`` in ``[-1, 1]`` for
+            images), on this module's device.
+
+        Raises:
+            ConfigurationError: If ``n`` or ``batch_size`` is not a positive integer, or ``rows`` is not a
+                non-empty range within ``n``.
+        """
+        check_positive_int("n", n)
+        check_positive_int("batch_size", batch_size)
+        if rows is not None:
+            lo, hi = rows if isinstance(rows, (tuple, list)) and len(rows) == 2 else (None, None)
+            if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo < hi <= n):
+                raise invalid("rows", f"(lo, hi) with 0 <= lo < hi <= n = {n}", rows)
+        net = self.sampling_generator()
+        rng = None if seed is None else torch.Generator(device=self.device).manual_seed(int(seed))
+        was_training = net.training
+        net.eval()
+        try:
+            z = self.sample_latent(n, generator=rng)
+            if rows is not None:
+                z = z[rows[0] : rows[1]]
+            return torch.cat([net(chunk) for chunk in z.split(batch_size)])
+        finally:
+            net.train(was_training)
+
+    def sampling_generator(self) -> nn.Module:
+        """The network samples and metrics come from: the EMA generator when EMA is on, else the generator.
+
+        Returns:
+            The network.
+        """
+        return self.ema_generator.module if self.ema_generator is not None else self.generator
+
+    def forward(self, z: Tensor) -> Tensor:
+        """Generate from latents with the training generator.
+
+        Args:
+            z: Latents ``[B, latent_dim]``.
+
+        Returns:
+            Samples ``[B, *data_shape]``.
+        """
+        return self.generator(z)
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        """Samples for ``trainer.predict``, from the EMA generator when EMA is on.
+
+        Args:
+            batch: Latents ``[B, latent_dim]``, or an item of :class:`ganmods.sampling.LatentSeeds` (then
+                the samples are rows ``start:stop`` of ``sample(n, seed)``).
+            batch_idx: Index of the batch.
+            dataloader_idx: Index of the dataloader.
+
+        Returns:
+            ``[B, *data_shape]`` samples.
+
+        Raises:
+            ConfigurationError: If ``batch`` is neither.
+        """
+        return self.sampling_generator()(batch_latents(self, batch))
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the loop counters, the class (for :meth:`load_from_checkpoint` of a base class), the data shape,
+        the random streams and the skipped-step count; the construction arguments are Lightning's
+        hyperparameters.
+
+        Args:
+            checkpoint: The checkpoint dict being written.
+        """
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        checkpoint["ganmods"] = {
+            "counters": {k: int(getattr(self, k)) for k in COUNTERS},
+            "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
+            "data_shape": getattr(datamodule, "data_shape", None),
+            "rng": rng_record(self.rng_seed),
+            "skipped_steps": self.skipped_steps.total(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore the loop counters and the skipped-step count; when resuming a fit, also the base seed of the
+        step stream and the global random states (torch, numpy, python). Loading for inference leaves global
+        state alone.
+
+        Args:
+            checkpoint: The checkpoint dict being loaded.
+
+        Raises:
+            ConfigurationError: If the checkpoint was not written by a ganmods module.
+        """
+        state = checkpoint.get("ganmods")
+        if state is None:
+            raise ConfigurationError("checkpoint must be written by a ganmods module; got one without 'ganmods' state.")
+        for key in COUNTERS:
+            setattr(self, key, int(state["counters"][key]))
+        self.skipped_steps = SkippedSteps(int(state.get("skipped_steps", 0)))
+        if self._trainer is not None:  # resuming a fit: continue the random streams exactly
+            self.rng_seed = restore_rng(state.get("rng"))
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: Union[str, os.PathLike],
+        map_location: Any = None,
+        hparams_file: Optional[Union[str, os.PathLike]] = None,
+        strict: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> "GANModule":
+        """Lightning's ``load_from_checkpoint``, building the class that wrote the checkpoint when it is a
+        subclass of ``cls`` (so ``GANModule.load_from_checkpoint`` returns an ``SGAN`` for an SGAN checkpoint).
+
+        Args:
+            checkpoint_path: Path of a ``.ckpt`` file.
+            map_location: Where to put the tensors.
+            hparams_file: Optional hyperparameters file (as in Lightning).
+            strict: Strict state-dict loading (as in Lightning).
+            **kwargs: Construction arguments replacing the recorded ones (e.g. ``generator=`` for a network the
+                checkpoint could not record).
+
+        Returns:
+            The module, with its weights and loop counters restored.
+
+        Raises:
+            ConfigurationError: If the checkpoint was written by a class that is neither ``cls``, a subclass nor a
+                base class of it.
+        """
+        target: type[GANModule] = cls
+        if isinstance(checkpoint_path, (str, os.PathLike)) and os.path.isfile(checkpoint_path):
+            record = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+            class_path = record.get("ganmods", {}).get("class_path") if isinstance(record, dict) else None
+            written = import_class(class_path) if class_path else None
+            if isinstance(written, type) and issubclass(written, cls):
+                target = written
+            elif isinstance(written, type) and not issubclass(cls, written):
+                raise ConfigurationError(
+                    f"checkpoint_path must hold a checkpoint of {cls.__name__} or a subclass; got {os.fspath(checkpoint_path)!r}, "
+                    f"written by {class_path} (load it with {written.__name__}.load_from_checkpoint, "
+                    f"GANModule.load_from_checkpoint or ganmods.load_checkpoint)."
+                )
+        load = super(GANModule, target).load_from_checkpoint
+        return load(checkpoint_path, map_location=map_location, hparams_file=hparams_file, strict=strict, **kwargs)

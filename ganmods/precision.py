@@ -1,5 +1,5 @@
 """Mixed precision with a gradient scaler (``16-mixed``): finding the scaler and counting skipped steps;
-and when a backward pass or an optimizer step may skip Lightning's hook dispatch.
+and when a backward pass may skip Lightning's hook dispatch.
 
 Under ``16-mixed`` one ``GradScaler`` serves both optimizers: ``manual_backward`` scales the loss, and the
 optimizer step is skipped (silently) when the unscaled gradients hold an inf or NaN, the scale then being
@@ -14,12 +14,10 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor
 
-__all__ = ["BACKWARD_HOOKS", "STEP_HOOKS", "SkippedSteps", "direct_backward_ok", "direct_step_ok", "grad_scaler_of"]
+__all__ = ["BACKWARD_HOOKS", "SkippedSteps", "direct_backward_ok", "grad_scaler_of"]
 
 #: The hooks ``manual_backward`` dispatches around ``loss.backward()`` (on the module and the callbacks).
 BACKWARD_HOOKS = ("on_before_backward", "backward", "on_after_backward")
-#: The hooks a Lightning optimizer's ``step()`` dispatches before the optimizer's own step.
-STEP_HOOKS = ("on_before_optimizer_step",)
 
 
 def _plain_single_process(trainer: Any) -> bool:
@@ -42,27 +40,6 @@ def _nobody_listens(trainer: Any, module: Any, hooks: tuple[str, ...]) -> bool:
         return False
     cb_hooks = [h for h in hooks if hasattr(pl.Callback, h)]
     return not any(is_overridden(hook, cb, pl.Callback) for cb in trainer.callbacks for hook in cb_hooks)
-
-
-def direct_step_ok(trainer: Any, module: Any) -> bool:
-    """Whether a Lightning optimizer's ``step()`` may be replaced by the wrapped optimizer's own ``step()``
-    between the step-counting callbacks of the manual-optimization loop (``_on_before_step`` /
-    ``_on_after_step``, which keep ``trainer.global_step`` right).
-
-    True under the same conditions as :func:`direct_backward_ok` (one process, full precision, no
-    profiler) when neither the module nor any callback overrides a hook in :data:`STEP_HOOKS`: the skipped
-    dispatch then only calls hooks that do nothing and a no-op closure.
-
-    Args:
-        trainer: The Lightning ``Trainer`` running ``module``.
-        module: The ``LightningModule``.
-
-    Returns:
-        True when the direct call is equivalent.
-    """
-    if trainer.gradient_clip_val is not None or not _plain_single_process(trainer):
-        return False
-    return _nobody_listens(trainer, module, STEP_HOOKS)
 
 
 def direct_backward_ok(trainer: Any, module: Any) -> bool:

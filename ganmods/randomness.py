@@ -1,15 +1,17 @@
 """Counter-keyed randomness: every training step's random numbers follow from (seed, rank, step).
 
-Before each critic step the module reseeds the default random generator of its device from
-``mix(seed, rank, critic_step)``. Latents, gradient-penalty ε, instance noise and anything else drawn
-from the default generator during that step are then a function of the step alone, so
+Before each critic step the module reseeds the default random generator of its device with
+:func:`step_seed` ``(seed, rank, critic_step)`` (:func:`seed_step`). Latents, gradient-penalty ε, instance
+noise and anything else drawn from the default generator during that step are then a function of the step
+alone, so
 
 * a run stopped after any step and resumed from its checkpoint continues bit for bit as if it had not
   stopped (nothing Lightning does between steps, such as iterating a data loader or validating, can
   shift the stream);
 * every DDP rank draws its own latents and ε (the rank is part of the key).
 
-Reseeding the CPU generator costs about a microsecond, so this is cheap enough to do every step.
+Reseeding the CPU generator costs about a microsecond, so this is cheap enough to do every step. Everything
+here is a function: the module owns the base seed and calls these.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-__all__ = ["DATA_STREAM", "STEP_STREAM", "StepSeeding", "mix_seed"]
+__all__ = ["DATA_STREAM", "STEP_STREAM", "mix_seed", "restore_rng", "rng_record", "seed_step", "step_seed"]
 
 #: Tags that keep the training-step stream and the real-data stream apart even when their seeds are
 #: equal (both default to 0): without them a step's latents would repeat the draws of its real batch.
@@ -56,6 +58,35 @@ def mix_seed(*parts: int) -> int:
     return h >> 1
 
 
+def step_seed(seed: int, rank: int, step: int) -> int:
+    """The seed of critic step ``step`` on process ``rank`` of a run with base seed ``seed``.
+
+    Args:
+        seed: The run's base seed.
+        rank: The global rank of the process.
+        step: The critic step (0-based count of critic steps done before it).
+
+    Returns:
+        ``mix_seed(seed, STEP_STREAM, rank, step)``.
+    """
+    return mix_seed(seed, STEP_STREAM, rank, step)
+
+
+def seed_step(seed: int, rank: int, step: int, device: torch.device) -> None:
+    """Reseed the default generator of the CPU (and of ``device`` when it is a GPU) for one critic step.
+
+    Args:
+        seed: The run's base seed.
+        rank: The global rank of the process.
+        step: The critic step.
+        device: The module's device.
+    """
+    value = step_seed(seed, rank, step)
+    torch.random.default_generator.manual_seed(value)
+    if device.type == "cuda":
+        torch.cuda.default_generators[device.index or 0].manual_seed(value)
+
+
 def _numpy_state() -> dict[str, Any]:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     return {"name": name, "keys": keys.tolist(), "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)}
@@ -75,46 +106,33 @@ def _set_python_state(state: list[Any]) -> None:
     random.setstate((state[0], tuple(state[1]), state[2]))
 
 
-class StepSeeding:
-    """Mixin for :class:`~ganmods.GANModule`: reseeds the device's default generator before each step and
-    keeps the base seed and the global random states (torch, numpy, python) in checkpoints."""
+def rng_record(seed: Optional[int]) -> dict[str, Any]:
+    """The base seed and the global random states (torch CPU, numpy, python) as checkpointable data.
 
-    #: Base seed of the step stream; taken from ``torch.initial_seed()`` (set by ``seed_everything``)
-    #: when fitting starts, or restored from a checkpoint.
-    rng_seed: Optional[int] = None
+    Args:
+        seed: The run's base seed (or None before fitting).
 
-    def _init_rng_seed(self) -> None:
-        if self.rng_seed is None:
-            self.rng_seed = int(torch.initial_seed())
+    Returns:
+        ``{"seed", "torch", "numpy", "python"}`` (loadable with ``torch.load(weights_only=True)``).
+    """
+    return {"seed": seed, "torch": torch.random.get_rng_state(), "numpy": _numpy_state(), "python": _python_state()}
 
-    def _seed_step(self, step: int) -> None:
-        """Reseed the default generator(s) of this module's device for ``step``."""
-        seed = mix_seed(self.rng_seed or 0, STEP_STREAM, self._global_rank, step)
-        torch.random.default_generator.manual_seed(seed)
-        device = self.device
-        if device.type == "cuda":
-            torch.cuda.default_generators[device.index or 0].manual_seed(seed)
 
-    @property
-    def _global_rank(self) -> int:
-        trainer = getattr(self, "_trainer", None)
-        return int(trainer.global_rank) if trainer is not None else 0
+def restore_rng(record: Optional[dict[str, Any]]) -> Optional[int]:
+    """Restore the global random states saved by :func:`rng_record`.
 
-    def _rng_record(self) -> dict[str, Any]:
-        return {
-            "seed": self.rng_seed,
-            "torch": torch.random.get_rng_state(),
-            "numpy": _numpy_state(),
-            "python": _python_state(),
-        }
+    Args:
+        record: What :func:`rng_record` returned (None or empty: nothing to restore).
 
-    def _restore_rng(self, record: Optional[dict[str, Any]]) -> None:
-        if not record:
-            return
-        self.rng_seed = record.get("seed")
-        if "torch" in record:
-            torch.random.set_rng_state(record["torch"].cpu())
-        if "numpy" in record:
-            _set_numpy_state(record["numpy"])
-        if "python" in record:
-            _set_python_state(record["python"])
+    Returns:
+        The saved base seed (None when there was none).
+    """
+    if not record:
+        return None
+    if "torch" in record:
+        torch.random.set_rng_state(record["torch"].cpu())
+    if "numpy" in record:
+        _set_numpy_state(record["numpy"])
+    if "python" in record:
+        _set_python_state(record["python"])
+    return record.get("seed")

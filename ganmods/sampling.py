@@ -1,112 +1,155 @@
-"""Sampling from a GAN module: latents, samples (from the EMA generator when there is one), ``predict``."""
+"""Latents and predict batches: what ``GANModule.sample`` and ``GANModule.predict_step`` draw from.
+
+Stateless helpers only: :func:`draw_latents` draws ``n`` latents of a distribution; :class:`LatentSeeds` describes
+the latents of ``sample(n, seed)`` in batches for ``trainer.predict``; :func:`batch_latents` turns such a batch
+(or plain latents) into latents on the module's device.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any, Optional
 
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
 
-from ganmods.errors import check_positive_int, invalid
+from ganmods.errors import ConfigurationError, check_positive_int, invalid
 
-__all__ = ["Sampling"]
+__all__ = ["LATENT_DISTRIBUTIONS", "LatentSeeds", "batch_latents", "draw_latents"]
+
+#: Latent distributions: standard normal, or uniform on [-1, 1].
+LATENT_DISTRIBUTIONS = ("normal", "uniform")
 
 
-class Sampling:
-    """Mixin of :class:`~ganmods.GANModule`: drawing latents and generating samples.
+def draw_latents(
+    n: int, latent_dim: int, distribution: str, device: torch.device, generator: Optional[torch.Generator] = None
+) -> Tensor:
+    """Draw ``n`` latent vectors ``[n, latent_dim]``.
 
-    Uses the module's ``latent_dim``, ``latent_distribution``, ``generator``, ``ema_generator`` and ``device``.
+    Args:
+        n: Number of latents.
+        latent_dim: Size of one latent.
+        distribution: ``"normal"`` (standard normal) or ``"uniform"`` (on [-1, 1]).
+        device: Where to draw them.
+        generator: Optional random generator (for fixed latents); the device's default one otherwise.
+
+    Returns:
+        The latents.
+
+    Raises:
+        ConfigurationError: If ``distribution`` is not one of :data:`LATENT_DISTRIBUTIONS`.
+    """
+    shape = (n, latent_dim)
+    if distribution == "normal":
+        return torch.randn(shape, device=device, generator=generator)
+    if distribution == "uniform":
+        return torch.rand(shape, device=device, generator=generator).mul_(2).sub_(1)
+    raise invalid("distribution", f"one of {list(LATENT_DISTRIBUTIONS)}", distribution)
+
+
+class LatentSeeds(Dataset):
+    """The latents of ``module.sample(n, seed)`` in batches, for ``trainer.predict``.
+
+    Each item is one batch, ``{"n": n, "seed": seed, "start": a, "stop": b}``; ``GANModule.predict_step``
+    turns it into rows ``a:b`` of the latents ``sample(n, seed)`` draws, so the concatenated predictions
+    equal ``sample(n, seed)`` (whatever the latent size or distribution, which the module knows).
+
+    Args:
+        n: Number of samples (>= 1).
+        seed: Seed of the latents (an integer).
+        batch_size: Samples per batch (>= 1).
+
+    Raises:
+        ConfigurationError: If ``n`` or ``batch_size`` is not a positive integer or ``seed`` not an integer.
+
+    Example:
+        >>> seeds = LatentSeeds(n=10, seed=3, batch_size=4)
+        >>> len(seeds), seeds[2]
+        (3, {'n': 10, 'seed': 3, 'start': 8, 'stop': 10})
     """
 
-    latent_dim: int
-    latent_distribution: str
-    generator: Any
-    ema_generator: Any
-    device: torch.device
+    def __init__(self, n: int, seed: int = 0, batch_size: int = 256) -> None:
+        self.n = check_positive_int("n", n)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigurationError(f"seed must be an integer; got {seed!r}.")
+        self.seed = seed
+        self.batch_size = check_positive_int("batch_size", batch_size)
 
-    def sample_latent(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
-        """Draw ``n`` latent vectors ``[n, latent_dim]`` on this module's device.
+    def __len__(self) -> int:
+        """Number of batches."""
+        return math.ceil(self.n / self.batch_size)
 
-        Args:
-            n: Number of latents.
-            generator: Optional random generator (for fixed latents).
-
-        Returns:
-            The latents.
-        """
-        shape = (n, self.latent_dim)
-        if self.latent_distribution == "normal":
-            return torch.randn(shape, device=self.device, generator=generator)
-        return torch.rand(shape, device=self.device, generator=generator).mul_(2).sub_(1)
-
-    @torch.no_grad()
-    def sample(
-        self, n: int, seed: Optional[int] = None, batch_size: int = 4096, rows: Optional[tuple[int, int]] = None
-    ) -> Tensor:
-        """Generate ``n`` samples in data space, from the EMA generator when EMA is on.
+    def __getitem__(self, index: int) -> dict[str, int]:
+        """Batch ``index`` as ``{"n", "seed", "start", "stop"}``.
 
         Args:
-            n: Number of samples (>= 1).
-            seed: If given, the latents are drawn from a generator seeded with it (same seed, same
-                samples), leaving the global random state untouched.
-            batch_size: Generate in chunks of this size.
-            rows: If given, ``(lo, hi)``: generate only samples ``lo..hi-1`` of the ``n`` (all ``n`` latents are
-                drawn, so the rows are the same as in the full set; used to split evaluation over processes).
+            index: Batch index in ``[0, len)``.
 
         Returns:
-            ``[n, *data_shape]`` tensor (``[n, 2]`` for the toy data; ``[n, C, H, W]`` in ``[-1, 1]`` for
-            images), on this module's device.
+            The batch description.
 
         Raises:
-            ConfigurationError: If ``n`` or ``batch_size`` is not a positive integer, or ``rows`` is not a
-                non-empty range within ``n``.
+            IndexError: Past the last batch.
         """
-        check_positive_int("n", n)
-        check_positive_int("batch_size", batch_size)
-        net = self.ema_generator.module if self.ema_generator is not None else self.generator
-        rng = None
-        if seed is not None:
-            rng = torch.Generator(device=self.device).manual_seed(int(seed))
-        was_training = net.training
-        net.eval()
-        try:
-            z = self.sample_latent(n, generator=rng)
-            if rows is not None:
-                lo, hi = rows
-                if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo < hi <= n):
-                    raise invalid("rows", f"(lo, hi) with 0 <= lo < hi <= n = {n}", rows)
-                z = z[lo:hi]
-            return torch.cat([net(chunk) for chunk in z.split(batch_size)])
-        finally:
-            net.train(was_training)
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch index {index} out of range for {len(self)} batches")
+        start = index * self.batch_size
+        return {"n": self.n, "seed": self.seed, "start": start, "stop": min(self.n, start + self.batch_size)}
 
-    def forward(self, z: Tensor) -> Tensor:
-        """Generate from latents with the training generator.
+    def dataloader(self, **kwargs: Any) -> DataLoader:
+        """A loader that yields the batches in order (``batch_size=None``: each item is a batch).
 
         Args:
-            z: Latents ``[B, latent_dim]``.
+            **kwargs: Further ``DataLoader`` arguments (e.g. ``num_workers``).
 
         Returns:
-            Samples ``[B, *data_shape]``.
+            The loader.
         """
-        return self.generator(z)
+        return DataLoader(self, batch_size=None, shuffle=False, **kwargs)
 
-    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
-        """Samples for ``trainer.predict``, from the EMA generator when EMA is on.
 
-        Args:
-            batch: Latents ``[B, latent_dim]``, or an item of :class:`ganmods.generate.LatentSeeds` (then
-                the samples are rows ``start:stop`` of ``sample(n, seed)``).
-            batch_idx: Index of the batch.
-            dataloader_idx: Index of the dataloader.
+_LATENT_CACHE: dict[tuple[Any, ...], Tensor] = {}
 
-        Returns:
-            ``[B, *data_shape]`` samples.
 
-        Raises:
-            ConfigurationError: If ``batch`` is neither.
-        """
-        from ganmods.generate import batch_latents
+def batch_latents(module: Any, batch: Any) -> Tensor:
+    """The latents a predict batch stands for (used by ``GANModule.predict_step``).
 
-        net = self.ema_generator.module if self.ema_generator is not None else self.generator
-        return net(batch_latents(self, batch))
+    Args:
+        module: A :class:`~ganmods.GANModule`.
+        batch: Latents ``[B, latent_dim]`` (moved to the module's device), or an item of
+            :class:`LatentSeeds` (rows ``start:stop`` of the latents ``sample(n, seed)`` draws; the full
+            draw is kept for the following batches until the last one is served).
+
+    Returns:
+        ``[B, latent_dim]`` latents on the module's device.
+
+    Raises:
+        ConfigurationError: If ``batch`` is neither, or its latent size is wrong.
+    """
+    if isinstance(batch, Tensor):
+        if not batch.is_floating_point() or batch.dim() != 2 or batch.shape[1] != module.latent_dim:
+            raise ConfigurationError(
+                f"batch must be float latents [B, {module.latent_dim}] or an item of LatentSeeds; got a "
+                f"{batch.dtype} tensor of shape {list(batch.shape)}."
+            )
+        return batch.to(module.device)
+    keys = ("n", "seed", "start", "stop")
+    if not isinstance(batch, Mapping) or any(not isinstance(batch.get(k), int) for k in keys) or not (
+        0 <= batch["start"] < batch["stop"] <= batch["n"]
+    ):
+        shown = dict(batch) if isinstance(batch, Mapping) else type(batch).__name__
+        raise ConfigurationError(
+            f"batch must be float latents [B, {module.latent_dim}] or an item of LatentSeeds "
+            f"({{'n', 'seed', 'start', 'stop'}} with 0 <= start < stop <= n); got {shown!r}."
+        )
+    key = (batch["n"], batch["seed"], module.latent_dim, module.latent_distribution, str(module.device))
+    if key not in _LATENT_CACHE:
+        _LATENT_CACHE.clear()
+        rng = torch.Generator(device=module.device).manual_seed(int(batch["seed"]))
+        _LATENT_CACHE[key] = module.sample_latent(batch["n"], generator=rng)
+    z = _LATENT_CACHE[key][batch["start"] : batch["stop"]]
+    if batch["stop"] == batch["n"]:  # the last batch: let the draw go
+        _LATENT_CACHE.pop(key)
+    return z

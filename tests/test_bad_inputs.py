@@ -28,7 +28,7 @@ CASES = [
     (SGAN, ["--model.init_args.ema_decay=1.5"], "ema_decay must be a number in [0, 1) or null; got 1.5"),
     (SGAN, ["--model.init_args.max_generator_steps=0"], "max_generator_steps must be an integer >= 1; got 0"),
     (SGAN, ["--model.init_args.warmup_n_critic=0"], "warmup_n_critic must be an integer >= 1; got 0"),
-    (SGAN, ["--model.init_args.log_interval=0"], "log_interval must be an integer >= 1; got 0"),
+    (SGAN, ["--model.init_args.grad_norm_interval=-1"], "grad_norm_interval must be an integer >= 0; got -1"),
     (SGAN, ["--model=ganmods.RaGAN", "--model.init_args.kind=rabogus"], "kind must be one of ['rsgan', 'rasgan', 'ralsgan', 'rahinge']"),
     (SGAN, ["--model=ganmods.FGAN", "--model.init_args.divergence=chi"], "divergence must be one of ["),
     (SGAN, ["--data.batch_size=0"], "batch_size must be an integer >= 1; got 0"),

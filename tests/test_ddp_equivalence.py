@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganmods.evaluation import logits
+from ganmods.module import critic_logits as logits
 from ganmods.losses import get_loss
 from ganmods.nets import MLPCritic, MLPGenerator
 from ganmods.regularizers import gradient_penalty
@@ -42,9 +42,9 @@ SCRIPT = textwrap.dedent(
     torch.manual_seed(100 + rank_env)  # different initial weights per rank: the strategy must start all from rank 0's
     sgd = lambda params: torch.optim.SGD(params, lr=lr)
     model = WGANGP(MLPGenerator(hidden=16, depth=2), MLPCritic(hidden=16, depth=2), gp_weight=gp, n_critic=1,
-                   optimizer_g=sgd, optimizer_d=sgd, max_generator_steps=steps, grad_norm_interval=1, log_interval=1)
+                   optimizer_g=sgd, optimizer_d=sgd, max_generator_steps=steps, grad_norm_interval=1)
     rec = {"d_in": [], "g_in": [], "grads": [], "logged": []}
-    model._log_metrics = lambda metrics: rec["logged"].append({k: float(v) for k, v in metrics.items()})
+    model.add_listener(lambda values, module: rec["logged"].append({k: float(v) for k, v in values.items()}))
 
     def keep(key):
         def hook(mod, args):
@@ -65,7 +65,7 @@ SCRIPT = textwrap.dedent(
 
     trainer = pl.Trainer(accelerator="cpu", devices=2, strategy=strategy, max_epochs=-1, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         num_sanity_val_steps=0, limit_val_batches=0, callbacks=[Record()])
+                         num_sanity_val_steps=0, limit_val_batches=0, callbacks=[Record()], log_every_n_steps=1)
     pl.seed_everything(0)
     trainer.fit(model, datamodule=GANDataModule(batch_size=B, batches_per_epoch=4 * steps))
     rank = trainer.global_rank

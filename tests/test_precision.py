@@ -26,7 +26,7 @@ def test_gradient_penalty_under_bf16_autocast_matches_fp32():
 
 def test_bf16_mixed_training_runs_with_fp32_losses(tmp_path):
     torch.manual_seed(0)
-    model = WGANGP(**tiny_nets(), gp_weight=0.1, max_generator_steps=5, log_interval=1)
+    model = WGANGP(**tiny_nets(), gp_weight=0.1, max_generator_steps=5)
     seen = []
     original = model.loss.discriminator_loss
     model.loss.discriminator_loss = lambda r, f: seen.append(original(r, f)) or seen[-1]
@@ -124,17 +124,17 @@ def test_16_mixed_training_on_cpu_scales_the_penalty_and_logs_skipped_steps():
     critic = _tiny_gradient_critic()  # linear: the same input gradient everywhere, ≈4e-4, lost unscaled in fp16
     want = float((critic[0].weight.t() @ critic[1].weight.t() @ critic[2].weight.t()).norm())
     frozen = lambda params: torch.optim.SGD(params, lr=0.0)  # noqa: E731 - keep the critic's gradient fixed
-    model = WGANGP(tiny_nets()["generator"], critic, gp_weight=10.0, max_generator_steps=4, log_interval=1,
+    model = WGANGP(tiny_nets()["generator"], critic, gp_weight=10.0, max_generator_steps=4,
                    optimizer_d=frozen)
     logged: list[dict] = []
-    model._log_metrics = lambda metrics: logged.append(dict(metrics))
-    trainer = fast_trainer(tmp_path=None, plugins=[MixedPrecision("16-mixed", "cpu")])
+    model.add_listener(lambda values, module: logged.append({k: float(v) for k, v in values.items()}))
+    trainer = fast_trainer(tmp_path=None, plugins=[MixedPrecision("16-mixed", "cpu")], log_every_n_steps=5)
     trainer.fit(model, datamodule=GANDataModule(batch_size=64, batches_per_epoch=30))
     scaler = trainer.precision_plugin.scaler
     assert model.generator_steps == 4 and model.nonfinite_message is None
     assert model.regularizers[0].grad_scaler is scaler
     assert abs(logged[-1]["train/gp_grad_norm"] / want - 1) < 1e-2  # unscaled fp16 would give 1e-6
-    skipped = [m["train/skipped_steps"] for m in logged]
+    skipped = [m["train/skipped_steps"] for m in logged]  # one report per generator step (n_critic 5)
     assert len(skipped) == 4 and skipped == sorted(skipped) and skipped[-1] >= 1
     # each skip halved the scale (no growth within 2000 steps)
     assert scaler.get_scale() == 2.0**16 / 2 ** skipped[-1]
@@ -143,10 +143,10 @@ def test_16_mixed_training_on_cpu_scales_the_penalty_and_logs_skipped_steps():
 
 def test_no_scaler_no_skipped_steps_logged(tmp_path):
     torch.manual_seed(0)
-    model = WGANGP(**tiny_nets(), gp_weight=0.1, max_generator_steps=2, log_interval=1)
+    model = WGANGP(**tiny_nets(), gp_weight=0.1, max_generator_steps=2)
     logged: list[dict] = []
-    model._log_metrics = lambda metrics: logged.append(dict(metrics))
-    fast_trainer(tmp_path, precision="bf16-mixed").fit(model, datamodule=GANDataModule(batch_size=16, batches_per_epoch=30))
+    model.add_listener(lambda values, module: logged.append(dict(values)))
+    fast_trainer(tmp_path, precision="bf16-mixed", log_every_n_steps=1).fit(model, datamodule=GANDataModule(batch_size=16, batches_per_epoch=30))
     assert logged and all("train/skipped_steps" not in m for m in logged)
     assert model.regularizers[0].grad_scaler is None and "grad_scaler" not in vars(model.regularizers[0])
     assert grad_scaler_of(None) is None

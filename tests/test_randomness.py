@@ -81,8 +81,14 @@ def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
     assert any(not torch.equal(x, z) for x, z in zip(a, c))
 
 
-def test_hyperparameters_name_the_variant_class():
-    assert SGAN(**tiny_nets()).hparams["_class_path"] == "ganmods.variants.SGAN"
+def test_checkpoints_name_the_variant_class_and_hyperparameters_hold_only_construction_arguments(tmp_path):
+    model = SGAN(**tiny_nets(), max_generator_steps=1)
+    assert "_class_path" not in model.hparams and model.hparams["max_generator_steps"] == 1
+    trainer = fast_trainer(tmp_path)
+    trainer.fit(model, datamodule=GANDataModule("ring8", batch_size=8, batches_per_epoch=2))
+    trainer.save_checkpoint(tmp_path / "a.ckpt")
+    raw = torch.load(tmp_path / "a.ckpt", map_location="cpu", weights_only=True)
+    assert raw["ganmods"]["class_path"] == "ganmods.variants.SGAN"
 
 
 def test_loading_for_inference_leaves_global_random_state_alone(tmp_path):

@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from ganmods import SGAN, WGAN, WGANGP, GANDataModule, RaGAN
 from ganmods.cli import main
-from ganmods.persistence import COUNTERS
+from ganmods.module import COUNTERS
 from tests.conftest import fast_trainer, tiny_nets
 
 VARIANTS: dict[str, Callable[..., Any]] = {

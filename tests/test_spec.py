@@ -70,7 +70,7 @@ def test_gradient_penalty_roundtrip():
     spec = to_spec(gp)
     assert spec == {
         "class_path": "ganmods.regularizers.GradientPenalty",
-        "init_args": {"weight": 0.1, "one_sided": True, "target": 2.0},
+        "init_args": {"weight": 0.1, "one_sided": True, "target": 2.0, "every": 1},
     }
     rebuilt = from_spec(_roundtrip_plain(spec))
     assert isinstance(rebuilt, GradientPenalty)

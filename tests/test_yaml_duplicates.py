@@ -71,3 +71,12 @@ def main_args(subcommand: str, path: str, tmp_path) -> int:
     from ganmods.cli import main
 
     return main([subcommand, "-c", path, *_tiny(tmp_path)])
+
+
+def test_a_comparison_config_with_a_duplicated_variant_name_is_refused(tmp_path):
+    from ganmods.compare.config import load_comparison
+
+    config = tmp_path / "compare.yaml"
+    config.write_text("seeds: [0]\nvariants:\n  sgan: {}\n  wgan_gp: {}\n  sgan: {}\n")
+    with pytest.raises(ConfigurationError, match=r"compare\.yaml: duplicate key 'sgan' at line 5\."):
+        load_comparison(str(config))

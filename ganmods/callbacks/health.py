@@ -1,13 +1,14 @@
-"""Training-health monitor: warnings for divergence and collapse signs, and a guard against applying a
-step with non-finite gradients.
+"""Training-health monitor: warnings for divergence and collapse signs.
 
-The module itself (:class:`~ganmods.GANModule` with ``stop_on_nonfinite``) stops training before applying
-a step whose loss or penalty is NaN or infinite. :class:`HealthMonitor` adds, without stopping training:
+Non-finite values are the module's business (:class:`~ganmods.GANModule` with ``stop_on_nonfinite`` stops
+training on a NaN or infinite loss, penalty or parameter). :class:`HealthMonitor` adds, without stopping
+training:
 
 * **collapse** - the critic wins outright: over the last ``window`` logged values, every ``train/d_adv``
   is within ``critic_loss_eps`` of 0 while every ``train/g_loss`` is at least ``g_loss_factor`` times
   ``max(1, |g_ref|)``, ``g_ref`` being the median of the first ``window`` logged generator losses (not
-  for the Wasserstein loss, whose loss levels carry an arbitrary critic offset; see the next check);
+  for a loss that declares ``offset_free`` (e.g. Wasserstein), whose loss levels carry an arbitrary critic
+  offset; see the next check);
 * **estimate blow-up** - for every logged ``train/<name>_estimate`` (``train/w_estimate`` for the
   Wasserstein loss): ``|latest| >= estimate_factor * max(|value window logs earlier|, estimate_floor)``;
 * **modes drop** - ``val/modes`` (toy mixtures) at least ``modes_drop`` below its best so far;
@@ -18,20 +19,13 @@ a step whose loss or penalty is NaN or infinite. :class:`HealthMonitor` adds, wi
 Each condition warns once per episode (when it becomes true; it must clear before it warns again), with a
 :class:`HealthWarning` naming the quantity, the generator step and the values, and is logged as a 0/1 flag
 (``health/collapse``, ``health/estimate_blowup``, ``health/modes_drop``, ``health/diversity_drop``) against
-the generator step whenever it is evaluated. "Logged values" are those the module sends to its loggers
-(training losses every ``log_interval`` generator steps, validation metrics at every validation), whether or
-not a logger is attached.
-
-With ``check_gradients`` (and the module's ``stop_on_nonfinite``), the monitor also inspects the gradients
-before every optimizer step: a NaN or infinite gradient (a finite loss can have one) is not applied - the
-step and every later one are skipped, and the loop counters are set back to the batch's start, so the
-weights, optimizer states and counters are those of the last finite step (the EMA generator, if any, takes
-one more average of the unchanged generator) - and training stops through the module's non-finite stop,
-naming the parameter. Under fp16 mixed precision the gradient scaler already skips such steps; the check
-is off.
+the generator step whenever it is evaluated. "Logged values" are those the module reports
+(:meth:`ganmods.GANModule.report`: training values whenever the trainer writes logs, validation metrics at
+every validation): the monitor subscribes to them with :meth:`~ganmods.GANModule.add_listener` and its flags
+are reported beside them, on the same step.
 
 Under DDP every rank evaluates the same conditions on the same values (warnings on rank 0 only, no
-collective); the gradient decision is reduced across ranks before training stops.
+collective).
 """
 
 from __future__ import annotations
@@ -39,7 +33,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import lightning.pytorch as pl
 import torch
@@ -47,7 +41,6 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from ganmods.errors import check_positive_int, invalid
-from ganmods.persistence import COUNTERS
 
 __all__ = ["CONDITIONS", "HealthMonitor", "HealthWarning", "mean_pairwise_distance"]
 
@@ -90,7 +83,7 @@ def _fmt(values: Any) -> str:
 
 
 class HealthMonitor(pl.Callback):
-    """Warn (once per episode) on divergence and collapse signs; never apply non-finite gradients.
+    """Warn (once per episode) on divergence and collapse signs.
 
     See the module docstring of :mod:`ganmods.callbacks.health` for the exact conditions. On by default in
     ``ganmods fit``.
@@ -106,8 +99,6 @@ class HealthMonitor(pl.Callback):
         diversity_n: Samples for the diversity check (>= 2; 0 turns the check off).
         diversity_seed: Seed of their fixed latents.
         diversity_fraction: Diversity drop: fraction of the best diversity, in (0, 1).
-        check_gradients: Skip steps with non-finite gradients and stop (needs the module's
-            ``stop_on_nonfinite``).
 
     Raises:
         ConfigurationError: On a bad argument (named, with what is allowed and what was given).
@@ -131,7 +122,6 @@ class HealthMonitor(pl.Callback):
         diversity_n: int = 64,
         diversity_seed: int = 0,
         diversity_fraction: float = 0.5,
-        check_gradients: bool = True,
     ) -> None:
         self.window = check_positive_int("window", window, 2)
         self.critic_loss_eps = _positive("critic_loss_eps", critic_loss_eps)
@@ -150,9 +140,7 @@ class HealthMonitor(pl.Callback):
         ):
             raise invalid("diversity_fraction", "a number in (0, 1)", diversity_fraction)
         self.diversity_fraction = float(diversity_fraction)
-        if not isinstance(check_gradients, bool):
-            raise invalid("check_gradients", "true or false", check_gradients)
-        self.check_gradients = check_gradients
+        self._module: Optional[Any] = None
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -163,11 +151,7 @@ class HealthMonitor(pl.Callback):
         self.best: dict[str, float] = {}
         self.active: dict[str, bool] = {c: False for c in CONDITIONS}
         self.events: list[tuple[str, int, str]] = []
-        self._halted = False
         self._offset_free = False
-        self._counters: dict[str, int] = {}
-        self._names: dict[int, str] = {}
-        self._tapped: Optional[tuple[Any, Callable[[dict[str, Any]], None]]] = None
 
     def state_dict(self) -> dict[str, Any]:
         """The observed values, bests and open episodes (saved in checkpoints, so a resumed run continues).
@@ -286,35 +270,39 @@ class HealthMonitor(pl.Callback):
             self.reset()
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Start listening to the values the module logs, and name its parameters for gradient messages.
+        """Subscribe to the values the module reports (:meth:`ganmods.GANModule.add_listener`).
 
         Args:
             trainer: The trainer.
-            pl_module: The module (a :class:`~ganmods.GANModule`; others get the gradient check only).
+            pl_module: The module (a :class:`~ganmods.GANModule`; other modules are not observed).
         """
-        self._halted = False
-        self._offset_free = getattr(getattr(pl_module, "loss", None), "name", None) == "wasserstein"
-        self._names = {id(p): n for n, p in pl_module.named_parameters()}
-        original = getattr(pl_module, "_log_metrics", None)
-        if callable(original) and "_log_metrics" not in vars(pl_module):
+        self._offset_free = bool(getattr(getattr(pl_module, "loss", None), "offset_free", False))
+        if callable(getattr(pl_module, "add_listener", None)):
+            pl_module.add_listener(self.listen)
+            self._module = pl_module
 
-            def tapped(metrics: dict[str, Any]) -> None:
-                flags = self.observe(metrics, int(getattr(pl_module, "generator_steps", trainer.global_step)))
-                original({**metrics, **flags})
+    def listen(self, values: dict[str, Any], pl_module: Any) -> dict[str, float]:
+        """The listener: observe reported values at the module's generator step and return the flags to report.
 
-            pl_module._log_metrics = tapped  # type: ignore[method-assign]
-            self._tapped = (pl_module, original)
+        Args:
+            values: What the module reports.
+            pl_module: The module.
+
+        Returns:
+            ``{"health/<condition>": 0.0 or 1.0}`` for each condition evaluated.
+        """
+        return self.observe(values, int(pl_module.generator_steps))
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Stop listening (the module's logging is its own again; also on an exception, below).
+        """Unsubscribe (also on an exception, below).
 
         Args:
             trainer: The trainer.
             pl_module: The module.
         """
-        if self._tapped is not None:
-            vars(self._tapped[0]).pop("_log_metrics", None)
-            self._tapped = None
+        if self._module is not None:
+            self._module.remove_listener(self.listen)
+            self._module = None
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         """See :meth:`on_fit_end`.
@@ -327,81 +315,14 @@ class HealthMonitor(pl.Callback):
         self.on_fit_end(trainer, pl_module)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Measure the diversity of fixed-latent samples (every rank, the same value) and check it.
+        """Measure the diversity of fixed-latent samples (every rank, the same value) and report it (the
+        subscribed listener then checks it).
 
         Args:
             trainer: The trainer.
-            pl_module: The module (needs ``sample(n, seed)``; skipped otherwise).
+            pl_module: The module (a :class:`~ganmods.GANModule`; skipped otherwise).
         """
-        if trainer.sanity_checking or not self.diversity_n or not callable(getattr(pl_module, "sample", None)):
+        if trainer.sanity_checking or not self.diversity_n or self._module is not pl_module:
             return
         diversity = mean_pairwise_distance(pl_module.sample(self.diversity_n, seed=self.diversity_seed))
-        step = int(getattr(pl_module, "generator_steps", trainer.global_step))
-        flags = self.observe({"health/diversity": diversity}, step)
-        metrics = {"health/diversity": diversity, **flags}
-        if self._tapped is not None:
-            self._tapped[1](metrics)
-        else:
-            for logger in trainer.loggers:
-                logger.log_metrics(metrics, step=step)
-
-    def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
-        """After a batch whose updates were refused, set the loop counters back to where they stood before the
-        first refused update (earlier critic steps of the same batch stay counted).
-
-        Args:
-            trainer: The trainer.
-            pl_module: The module.
-            outputs: The step's outputs.
-            batch: The batch.
-            batch_idx: Its index.
-        """
-        if self._halted and self._counters:
-            for key, value in self._counters.items():
-                setattr(pl_module, key, value)
-            self._counters = {}
-
-    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
-        """Refuse to apply non-finite gradients: drop them (the optimizer then skips every parameter) and
-        stop training through the module's non-finite stop, which names the parameter and the step.
-
-        Args:
-            trainer: The trainer.
-            pl_module: The module.
-            optimizer: The optimizer about to step.
-        """
-        if not self.check_gradients or not getattr(pl_module, "stop_on_nonfinite", False):
-            return
-        if getattr(trainer.precision_plugin, "scaler", None) is not None:
-            return  # fp16: the gradient scaler skips non-finite steps itself
-        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        if self._halted:
-            self._drop(params)
-            return
-        if not params:
-            return
-        norms = torch.stack(torch._foreach_norm([p.grad.detach() for p in params])).float()
-        total = norms.sum()
-        multi = trainer.world_size > 1
-        if not multi and bool(torch.isfinite(total)):
-            return
-        bad = (~torch.isfinite(norms)).nonzero()
-        name = f"gradient of {self._names.get(id(params[int(bad[0])]), 'a parameter')}" if len(bad) else "gradients"
-        stop = getattr(pl_module, "_stop_if_nonfinite", None)
-        if callable(stop):
-            halted = stop({name: total})  # reduced across ranks under DDP: every rank decides alike
-        else:
-            halted = not bool(torch.isfinite(total))
-            halted = trainer.strategy.reduce_boolean_decision(halted, all=False) if multi else halted
-            trainer.should_stop = trainer.should_stop or halted
-        if halted:
-            self._halted = True
-            self._counters = {k: getattr(pl_module, k) for k in COUNTERS if hasattr(pl_module, k)}
-            self._drop(params)
-
-    @staticmethod
-    def _drop(params: list[Any]) -> None:
-        for p in params:
-            p.grad = None
+        pl_module.report({"health/diversity": diversity})

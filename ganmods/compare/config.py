@@ -15,7 +15,7 @@ A comparison config (YAML)::
     overrides: [model.init_args.ema_decay=0.99]   # optional: applied to shared AND to every variant after
                                  # its config file, e.g. to change a value every variant file sets
     shared:                      # what every run shares: a `ganmods fit` config without the variant lines
-      model: {init_args: {generator: {...}, discriminator: {...}, log_interval: 50}}
+      model: {init_args: {generator: {...}, discriminator: {...}, ema_decay: 0.999}}
       data: {dataset: ring8, batch_size: 256, ...}     # data, and the evaluation protocol (eval_*, metric)
       trainer: {accelerator: cpu, callbacks: [...], logger: ...}
     variants:                    # name -> a variant config, a list of overrides, or both
@@ -50,6 +50,7 @@ import yaml
 from ganmods.compare.budget import Budget
 from ganmods.compare.merge import apply_override, deep_merge, get_path, parse_override
 from ganmods.errors import ConfigurationError, invalid
+from ganmods.yaml_checks import check_no_duplicate_keys
 
 __all__ = ["Comparison", "EvaluationSettings", "Variant", "load_comparison"]
 
@@ -137,6 +138,7 @@ def _read_yaml(path: str, what: str) -> Any:
     if not os.path.isfile(path):
         raise invalid(what, f"an existing YAML file (paths are relative to {os.getcwd()})", path)
     try:
+        check_no_duplicate_keys(path)  # safe_load would silently keep the last of two equal keys
         with open(path) as fh:
             return yaml.safe_load(fh)
     except yaml.YAMLError as exc:

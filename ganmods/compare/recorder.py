@@ -1,10 +1,12 @@
 """What a comparison records inside each run: metric history, real batches, timing, progress, final score.
 
-:class:`RunRecorder` is a Lightning callback that also adds a small logger to the trainer, so it sees
-exactly the values the module sends its loggers at every validation (``val/<metric>`` with the counters,
-at the generator step). It keeps, per validation, the protocol metrics with ``generator_steps``,
-``critic_steps``, ``images_seen`` and the training wall-clock; a fingerprint of every real batch the critic
-trained on (``batches.txt``, one hash per critic step) and of the initial networks; and after training it
+:class:`RunRecorder` is a Lightning callback that subscribes to what the module reports
+(:meth:`ganmods.GANModule.add_listener`), so it sees exactly the values the module logs at every validation
+(``val/<metric>`` with the counters). It keeps, per validation, the protocol metrics with ``generator_steps``,
+``critic_steps``, ``images_seen`` and the training wall-clock; a fingerprint of the real-data stream position
+of every critic step trained (``batches.txt``, one line per critic step: the dataset, its seed, the batch size,
+the rank and the step, which fix the batch in the step-keyed stream of :mod:`ganmods.data.stream`; nothing is
+read from the device) and of the initial networks; and after training it
 scores the generator by the datamodule's ``evaluate`` (the *final* metrics, logged as ``final/<metric>`` to
 every logger) and draws ``final.png`` (the toy scatter over the critic's contour, or an image grid).
 
@@ -23,12 +25,10 @@ import time
 from typing import Any, Callable, Optional
 
 import lightning.pytorch as pl
-from lightning.pytorch.loggers import Logger
 
 from ganmods.compare.budget import Budget, BudgetStop
-from ganmods.data.stream import CriticBatches
 
-__all__ = ["RunRecorder", "atomic_write"]
+__all__ = ["RunRecorder", "atomic_write", "stream_fingerprint"]
 
 _COUNTERS = ("generator_steps", "critic_steps", "images_seen")
 
@@ -50,26 +50,21 @@ def atomic_write(path: str, text: str, sync: bool = True) -> None:
     os.replace(tmp, path)
 
 
-class _HistorySink(Logger):
-    """A logger that hands every logged dict to the recorder (nothing written by itself)."""
+def stream_fingerprint(datamodule: Any, rank: int, step: int) -> str:
+    """The fingerprint of the real batch of critic ``step`` on ``rank``: a hash of what fixes it in the
+    step-keyed stream (dataset, data seed, batch size, rank, step).
 
-    def __init__(self, recorder: "RunRecorder") -> None:
-        super().__init__()
-        self._recorder = recorder
+    Args:
+        datamodule: The run's datamodule.
+        rank: The global rank.
+        step: The critic step.
 
-    @property
-    def name(self) -> str:
-        return "compare_history"
-
-    @property
-    def version(self) -> int:
-        return 0
-
-    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def log_metrics(self, metrics: dict[str, float], step: Optional[int] = None) -> None:
-        self._recorder._logged(metrics, step)
+    Returns:
+        16 hex digits.
+    """
+    key = repr((getattr(datamodule, "dataset", type(datamodule).__name__), getattr(datamodule, "seed", None),
+                getattr(datamodule, "batch_size", None), int(rank), int(step)))
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
 class RunRecorder(pl.Callback):
@@ -95,7 +90,7 @@ class RunRecorder(pl.Callback):
         self.final: Optional[dict[str, float]] = None
         self.final_counters: dict[str, int] = {}
         self.stop = BudgetStop(budget, self.train_seconds)
-        self._sink = _HistorySink(self)
+        self._first_step: Optional[int] = None
         self._fit_start = self._train_start = None  # type: Optional[float]
         self._val_start: Optional[float] = None
         self._val_total = 0.0
@@ -106,7 +101,7 @@ class RunRecorder(pl.Callback):
 
     # ------------------------------------------------------------------ wiring and clocks
     def install(self, trainer: pl.Trainer) -> None:
-        """Add this recorder (and its budget stop) before the checkpoint callbacks, and its logger last.
+        """Add this recorder (and its budget stop) before the checkpoint callbacks.
 
         Args:
             trainer: The run's trainer, before ``fit``.
@@ -115,7 +110,6 @@ class RunRecorder(pl.Callback):
         first_ckpt = next((i for i, c in enumerate(callbacks) if isinstance(c, pl.callbacks.ModelCheckpoint)),
                           len(callbacks))
         callbacks[first_ckpt:first_ckpt] = [self, self.stop]
-        trainer.loggers = [*trainer.loggers, self._sink]
 
     def train_seconds(self) -> float:
         """Training wall-clock so far: since training started, without validation time.
@@ -137,20 +131,17 @@ class RunRecorder(pl.Callback):
         return 0.0 if self._fit_start is None else time.perf_counter() - self._fit_start
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Start the wall clock and fingerprint the initial generator and critic."""
+        """Start the wall clock, subscribe to the module's reports, and fingerprint the initial generator and
+        critic."""
         self._fit_start = time.perf_counter()
         self._module = pl_module
+        pl_module.add_listener(self._logged)
         digest = hashlib.blake2b(digest_size=8)
         for net in (pl_module.generator, pl_module.discriminator):
             for name, value in net.state_dict().items():
                 digest.update(name.encode())
                 digest.update(value.detach().cpu().contiguous().numpy().tobytes())
         self.init_digest = digest.hexdigest()
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Start the training clock (after the sanity check)."""
-        self._train_start = time.perf_counter()
-        self._val_total = 0.0
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Pause the training clock during validation."""
@@ -164,20 +155,15 @@ class RunRecorder(pl.Callback):
             self._val_start = None
 
     # ------------------------------------------------------------------ per step
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
-                             batch_idx: int) -> None:
-        """Remember the critic step count, to record only batches that were trained on."""
-        self._steps_before = int(pl_module.critic_steps)
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Start the training clock (after the sanity check) and note the first critic step trained here."""
+        self._train_start = time.perf_counter()
+        self._val_total = 0.0
+        self._first_step = int(pl_module.critic_steps)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        """Fingerprint the real batch of each critic step trained on and report progress."""
-        trained = int(pl_module.critic_steps) - self._steps_before
-        if trained > 0:
-            reals = batch.reals if isinstance(batch, CriticBatches) else [batch[0] if isinstance(batch, (list, tuple)) else batch]
-            for real in reals[:trained]:
-                data = real.detach().cpu().contiguous().numpy().tobytes()
-                self.batch_hashes.append(hashlib.blake2b(data, digest_size=8).hexdigest())
+        """Report progress (about twice a second)."""
         now = time.perf_counter()
         if now - self._last_report >= 0.5:
             self._last_report = now
@@ -196,13 +182,14 @@ class RunRecorder(pl.Callback):
             self.progress(state)
 
     # ------------------------------------------------------------------ validation history
-    def _logged(self, metrics: dict[str, float], step: Optional[int]) -> None:
+    def _logged(self, metrics: dict[str, Any], module: Any) -> None:
         values = {k[4:]: float(v) for k, v in metrics.items() if k.startswith("val/")}
         if not values or self._module is None or self._module.trainer.sanity_checking:
-            return
+            return None
         row: dict[str, float] = {k: int(metrics.get(f"counters/{k}", getattr(self._module, k))) for k in _COUNTERS}
         row.update(train_s=self.train_seconds(), wall_s=self.wall_seconds(), **values)
         self.history.append(row)
+        return None
 
     # ------------------------------------------------------------------ the end
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -216,10 +203,14 @@ class RunRecorder(pl.Callback):
         self.final_train_s = train_s
         values: dict[str, float] = {f"final/{k}": v for k, v in final.items()}
         values.update({f"counters/{k}": v for k, v in self.final_counters.items()})
+        pl_module.remove_listener(self._logged)
+        first = self._first_step if self._first_step is not None else self.final_counters["critic_steps"]
+        self.batch_hashes = [stream_fingerprint(datamodule, trainer.global_rank, k)
+                             for k in range(first, self.final_counters["critic_steps"])]
+        step = trainer.fit_loop.epoch_loop.total_batch_idx  # the step axis of the last values logged in training
         for logger in trainer.loggers:
-            if logger is not self._sink:
-                logger.log_metrics(values, step=self.final_counters["generator_steps"])
-                logger.save()
+            logger.log_metrics(values, step=step)
+            logger.save()
         self._write_history()
         with open(os.path.join(self.run_dir, "batches.txt"), "w") as fh:
             fh.write("".join(h + "\n" for h in self.batch_hashes))

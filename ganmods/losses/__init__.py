@@ -1,4 +1,4 @@
-"""Adversarial losses, computed from raw critic outputs (logits), exactly as in THEORY.md.
+"""Adversarial losses, computed from raw critic outputs (logits), exactly as in docs/theory.md.
 
 Each loss is a small object with ``discriminator_loss(real_logits, fake_logits)`` and
 ``generator_loss(fake_logits, real_logits)``, both returning scalar tensors, and ``divergence`` returning

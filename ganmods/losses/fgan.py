@@ -1,4 +1,4 @@
-"""f-GAN losses (Nowozin et al. 2016), THEORY.md §6: variational divergence minimisation.
+"""f-GAN losses (Nowozin et al. 2016), docs/theory.md §6: variational divergence minimisation.
 
 The critic outputs ``v``; the output activation gives ``T = g_f(v)``. The critic maximises
 ``F = E_P[T(xr)] - E_Q[f*(T(xf))]``, a lower bound on ``D_f(P‖Q)``, so its loss is ``-F`` and ``F`` is the
