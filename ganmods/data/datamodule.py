@@ -10,13 +10,20 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from ganmods.data.sources import DATA_SOURCES, DataSource, build_source, registered_names
-from ganmods.data.stream import SampleBatches, StepChunks
+from ganmods.data.stream import ImageBatches, SampleBatches, StepChunks
 from ganmods.errors import check_positive_int, invalid
 from ganmods.metrics.fid import ImageMetrics
 from ganmods.metrics.protocol import MetricSpec
 from ganmods.spec import Recorded
 
-__all__ = ["GANDataModule", "ImageMetric", "SampleBatches"]
+__all__ = ["DATA_ON_DEVICE", "DEVICE_MEMORY_FRACTION", "GANDataModule", "ImageMetric", "SampleBatches"]
+
+#: Values of ``GANDataModule(data_on_device=...)``.
+DATA_ON_DEVICE = ("auto", "never", "always")
+
+#: ``data_on_device="auto"`` serves the training images from a CUDA device when their uint8 copy takes at most
+#: this fraction of the device's free memory.
+DEVICE_MEMORY_FRACTION = 0.25
 
 
 class _Sampler(Protocol):
@@ -73,6 +80,12 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         metric: Images only. An :class:`~ganmods.metrics.ImageMetrics` (from YAML: ``class_path`` +
             ``init_args``) or, from Python, any object with the :class:`ImageMetric` ``score`` method, used by
             :meth:`evaluate` (``None``: no image metric).
+        pin_memory: Serve the real batches from page-locked host memory, so the (already non-blocking) copy to a
+            GPU overlaps with computation. No effect on the CPU or when the data is served from the device.
+        data_on_device: Images only. ``"auto"``: keep the uint8 training images on the GPU and gather each batch
+            there when they take at most :data:`DEVICE_MEMORY_FRACTION` of its free memory (small datasets are then
+            not bound by the loader); ``"always"``: on the trainer's device whatever their size; ``"never"``:
+            on the host. The batches are the same in every case (same images, same order, same values).
 
     Raises:
         ConfigurationError: For an unknown dataset (the message lists the registered names), a bad size,
@@ -102,6 +115,8 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         channels: Optional[int] = None,
         download: bool = False,
         metric: Optional[ImageMetrics] = None,
+        pin_memory: bool = False,
+        data_on_device: str = "auto",
     ) -> None:
         super().__init__()
         if not isinstance(dataset, str) or dataset not in DATA_SOURCES:
@@ -119,6 +134,16 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         self.seed = int(seed)
         self.source: DataSource = build_source(dataset, options=dataset_options, root=root, image_size=image_size,
                                                channels=channels, download=download, metric=metric)
+        if not isinstance(pin_memory, bool):
+            raise invalid("pin_memory", "true or false", pin_memory)
+        self.pin_memory = pin_memory
+        if not isinstance(data_on_device, str) or data_on_device not in DATA_ON_DEVICE:
+            raise invalid("data_on_device", f"one of {list(DATA_ON_DEVICE)}", data_on_device)
+        if data_on_device == "always" and not self.source.is_image:
+            raise invalid("data_on_device", f"'auto' or 'never' for the toy dataset {dataset!r} (its batches are "
+                          "drawn on the host)", data_on_device)
+        self.data_on_device = data_on_device
+        self._device_copy: Optional[tuple[Tensor, Tensor]] = None  # (host images, their copy on the device)
 
     # ------------------------------------------------------------------ what the source decides
     @property
@@ -220,9 +245,43 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         self.setup()
         batches: Any = self.source.train_batches(self.batch_size, self.batches_per_epoch, self.seed, self._step,
                                                  self._rank, self._world_size)
+        on_device = isinstance(batches, ImageBatches) and self._serve_from_device(batches)
         if self.steps_per_batch > 1:
             batches = StepChunks(batches, self.steps_per_batch)
-        return DataLoader(batches, batch_size=None, generator=torch.Generator())
+        return DataLoader(batches, batch_size=None, generator=torch.Generator(),
+                          pin_memory=self.pin_memory and not on_device)
+
+    def data_device(self, images: Tensor) -> Optional[torch.device]:
+        """Where the training images are served from under ``data_on_device`` (decided when a pass is built).
+
+        Args:
+            images: The uint8 training images (on the host).
+
+        Returns:
+            The trainer's device when the images go there (``"always"``; ``"auto"`` on a CUDA device with
+            enough free memory), else None (served from the host, as without a trainer).
+        """
+        strategy = getattr(self.trainer, "strategy", None) if self.trainer is not None else None
+        device = getattr(strategy, "root_device", None)
+        if self.data_on_device == "never" or not isinstance(device, torch.device):
+            return None
+        if self.data_on_device == "always":
+            return device
+        if device.type != "cuda":
+            return None
+        free, _ = torch.cuda.mem_get_info(device)
+        return device if images.nbytes <= DEVICE_MEMORY_FRACTION * free else None
+
+    def _serve_from_device(self, batches: ImageBatches) -> bool:
+        device = self.data_device(batches.images)
+        if device is None:
+            return False
+        host = batches.images
+        copy = self._device_copy
+        if copy is None or copy[0] is not host or copy[1].device != device:
+            self._device_copy = copy = (host, host.to(device))  # once per fit, not once per pass
+        batches.serve_from(copy[1])
+        return True
 
     def val_dataloader(self) -> DataLoader:
         """The held-out real set in batches of ``batch_size``: toy, ``val_size`` points fixed by ``seed``;

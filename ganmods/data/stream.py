@@ -167,9 +167,27 @@ class ImageBatches(IterableDataset):
         """
         if data_epoch != self._perm_epoch:
             stream = torch.Generator().manual_seed(mix_seed(self.seed, DATA_STREAM, data_epoch))
-            self._perm = torch.randperm(self.images.shape[0], generator=stream)
+            # drawn on the host (the same order everywhere), kept beside the images (one copy per data epoch)
+            self._perm = torch.randperm(self.images.shape[0], generator=stream).to(self.images.device)
             self._perm_epoch = data_epoch
         return self._perm
+
+    def serve_from(self, images: Tensor) -> None:
+        """Gather the batches from ``images``, a copy of the same images on another device (e.g. a GPU): each
+        batch is then indexed and converted there, with no host-to-device copy per step. The batches keep
+        their values and order.
+
+        Args:
+            images: The same uint8 images ``[N, C, H, W]`` on the device to serve from.
+
+        Raises:
+            ConfigurationError: If ``images`` differs from the current images in shape or dtype.
+        """
+        if not isinstance(images, Tensor) or images.shape != self.images.shape or images.dtype != self.images.dtype:
+            got = (tuple(images.shape), images.dtype) if isinstance(images, Tensor) else type(images).__name__
+            raise invalid("images", f"a copy of the {tuple(self.images.shape)} {self.images.dtype} images", got)
+        self.images = images
+        self._perm_epoch = -1
 
     def indices(self, step: int, rank: Optional[int] = None, world_size: Optional[int] = None) -> Tensor:
         """Indices into ``images`` of the batch of one critic step.
@@ -238,6 +256,14 @@ class CriticBatches:
     """
 
     reals: list[Tensor]
+
+    def pin_memory(self) -> "CriticBatches":
+        """The same batches in page-locked host memory (called by a ``DataLoader(pin_memory=True)``).
+
+        Returns:
+            A new :class:`CriticBatches` of pinned tensors.
+        """
+        return CriticBatches([real.pin_memory() for real in self.reals])
 
 
 class StepChunks(IterableDataset):
