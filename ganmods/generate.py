@@ -26,16 +26,17 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, Optional
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
 
 from ganmods.checkpoint import load_checkpoint
 from ganmods.checkpoint_io import atomic_directory, atomic_path, atomic_write
 from ganmods.errors import ConfigurationError, check_positive_int
+from ganmods.images import image_grid, scatter_figure, to_uint8, write_png
+from ganmods.sampling import LatentSeeds, batch_latents
 
 __all__ = ["IN_MEMORY_LIMIT", "SCATTER_MAX", "LatentSeeds", "batch_latents", "generate", "generate_main",
            "sample_chunks"]
@@ -50,112 +51,6 @@ SCATTER_MAX = 100_000
 CHUNK = 65_536
 # Files a PNG folder written by ``generate`` holds (an existing folder is replaced only if it holds nothing else).
 _OWN_FILES = re.compile(r"^(\d+\.png|samples\.npy|samples\.png)$")
-
-
-class LatentSeeds(Dataset):
-    """The latents of ``module.sample(n, seed)`` in batches, for ``trainer.predict``.
-
-    Each item is one batch, ``{"n": n, "seed": seed, "start": a, "stop": b}``; ``GANModule.predict_step``
-    turns it into rows ``a:b`` of the latents ``sample(n, seed)`` draws, so the concatenated predictions
-    equal ``sample(n, seed)`` (whatever the latent size or distribution, which the module knows).
-
-    Args:
-        n: Number of samples (>= 1).
-        seed: Seed of the latents (an integer).
-        batch_size: Samples per batch (>= 1).
-
-    Raises:
-        ConfigurationError: If ``n`` or ``batch_size`` is not a positive integer or ``seed`` not an integer.
-
-    Example:
-        >>> seeds = LatentSeeds(n=10, seed=3, batch_size=4)
-        >>> len(seeds), seeds[2]
-        (3, {'n': 10, 'seed': 3, 'start': 8, 'stop': 10})
-    """
-
-    def __init__(self, n: int, seed: int = 0, batch_size: int = 256) -> None:
-        self.n = check_positive_int("n", n)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ConfigurationError(f"seed must be an integer; got {seed!r}.")
-        self.seed = seed
-        self.batch_size = check_positive_int("batch_size", batch_size)
-
-    def __len__(self) -> int:
-        """Number of batches."""
-        return math.ceil(self.n / self.batch_size)
-
-    def __getitem__(self, index: int) -> dict[str, int]:
-        """Batch ``index`` as ``{"n", "seed", "start", "stop"}``.
-
-        Args:
-            index: Batch index in ``[0, len)``.
-
-        Returns:
-            The batch description.
-
-        Raises:
-            IndexError: Past the last batch.
-        """
-        if not 0 <= index < len(self):
-            raise IndexError(f"batch index {index} out of range for {len(self)} batches")
-        start = index * self.batch_size
-        return {"n": self.n, "seed": self.seed, "start": start, "stop": min(self.n, start + self.batch_size)}
-
-    def dataloader(self, **kwargs: Any) -> DataLoader:
-        """A loader that yields the batches in order (``batch_size=None``: each item is a batch).
-
-        Args:
-            **kwargs: Further ``DataLoader`` arguments (e.g. ``num_workers``).
-
-        Returns:
-            The loader.
-        """
-        return DataLoader(self, batch_size=None, shuffle=False, **kwargs)
-
-
-_LATENT_CACHE: dict[tuple[Any, ...], Tensor] = {}
-
-
-def batch_latents(module: Any, batch: Any) -> Tensor:
-    """The latents a predict batch stands for (used by ``GANModule.predict_step``).
-
-    Args:
-        module: A :class:`~ganmods.GANModule`.
-        batch: Latents ``[B, latent_dim]`` (moved to the module's device), or an item of
-            :class:`LatentSeeds` (rows ``start:stop`` of the latents ``sample(n, seed)`` draws; the full
-            draw is kept for the following batches until the last one is served).
-
-    Returns:
-        ``[B, latent_dim]`` latents on the module's device.
-
-    Raises:
-        ConfigurationError: If ``batch`` is neither, or its latent size is wrong.
-    """
-    if isinstance(batch, Tensor):
-        if not batch.is_floating_point() or batch.dim() != 2 or batch.shape[1] != module.latent_dim:
-            raise ConfigurationError(
-                f"batch must be float latents [B, {module.latent_dim}] or an item of LatentSeeds; got a "
-                f"{batch.dtype} tensor of shape {list(batch.shape)}."
-            )
-        return batch.to(module.device)
-    keys = ("n", "seed", "start", "stop")
-    if not isinstance(batch, Mapping) or any(not isinstance(batch.get(k), int) for k in keys) or not (
-        0 <= batch["start"] < batch["stop"] <= batch["n"]
-    ):
-        shown = dict(batch) if isinstance(batch, Mapping) else type(batch).__name__
-        raise ConfigurationError(
-            f"batch must be float latents [B, {module.latent_dim}] or an item of LatentSeeds "
-            f"({{'n', 'seed', 'start', 'stop'}} with 0 <= start < stop <= n); got {shown!r}."
-        )
-    key = (batch["n"], batch["seed"], module.latent_dim, module.latent_distribution, str(module.device))
-    if key not in _LATENT_CACHE:
-        _LATENT_CACHE.clear()
-        rng = torch.Generator(device=module.device).manual_seed(int(batch["seed"]))
-        _LATENT_CACHE[key] = module.sample_latent(batch["n"], generator=rng)
-    z = _LATENT_CACHE[key][batch["start"] : batch["stop"]]
-    if batch["stop"] == batch["n"]:  # the last batch: let the draw go
-        _LATENT_CACHE.pop(key)
-    return z
 
 
 def _check_writable(out: str) -> None:
@@ -248,24 +143,13 @@ def sample_chunks(module: Any, n: int, seed: Optional[int] = 0, chunk: int = CHU
 
 
 def _save_scatter(points: Tensor, path: str, total: Optional[int] = None) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    ax.scatter(points[:, 0], points[:, 1], s=2, c="orangered")
-    ax.set_aspect("equal")
     shown = len(points) if total is None or total == len(points) else f"first {len(points)} of {total}"
-    ax.set_title(f"{shown} generated samples", fontsize=9)
-    fig.tight_layout()
+    fig = scatter_figure(points, title=f"{shown} generated samples")
     with atomic_path(path) as tmp:
         fig.savefig(tmp)
     plt.close(fig)
-
-
-def _to_uint8(images: Tensor) -> Tensor:
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 def _needed_bytes(kind: str, n: int, shape: tuple[int, ...], itemsize: int) -> int:
@@ -386,7 +270,7 @@ def _generate(ckpt: str, n: int, out: str, seed: Optional[int], grid: bool, over
 
     written: list[str] = []
     if kind == "pngs":
-        from torchvision.io import write_png
+        from torchvision.io import write_png as write_png_file  # inside a folder written atomically as a whole
 
         width = max(4, int(math.log10(n)) + 1)
         parent = os.path.dirname(os.path.abspath(out.rstrip(os.sep)))
@@ -395,8 +279,8 @@ def _generate(ckpt: str, n: int, out: str, seed: Optional[int], grid: bool, over
             os.rmdir(out)  # an empty folder given as out: replaced by the complete one
         with atomic_directory(out, overwrite=overwrite) as tmp:
             for start, part in _with_first(first, chunks):
-                for i, img in enumerate(_to_uint8(part)):
-                    write_png(img, os.path.join(tmp, f"{start + i:0{width}d}.png"))
+                for i, img in enumerate(to_uint8(part)):
+                    write_png_file(img, os.path.join(tmp, f"{start + i:0{width}d}.png"))
         return [os.path.join(out, f"{i:0{width}d}.png") for i in range(n)]
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     kept: list[Tensor] = []  # the first SCATTER_MAX points for the scatter plot
@@ -420,10 +304,7 @@ def _generate(ckpt: str, n: int, out: str, seed: Optional[int], grid: bool, over
             with atomic_write(target, "wb") as f:
                 torch.save(samples, f)
         elif images:
-            from torchvision.utils import save_image
-
-            with atomic_path(target) as tmp:
-                save_image((samples + 1) / 2, tmp, nrow=max(1, int(math.sqrt(n))), padding=2)
+            write_png(image_grid(samples, nrow=max(1, int(math.sqrt(n))), padding=2), target)
         else:
             _save_scatter(samples[:SCATTER_MAX], target, total=n)
     written.append(target)

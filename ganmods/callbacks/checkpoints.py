@@ -26,22 +26,19 @@ def main_metric(datamodule: Any) -> Optional[tuple[str, str]]:
       datamodule's ``eval_samples`` as the metric names it (e.g. ``val/fid_2.5k``);
     * anything else (``swissroll``, images without a metric or with another metric, no datamodule): None.
 
+    The name and the direction are the datamodule's metric's own declaration (``datamodule.metric_spec``:
+    its ``main`` value and ``higher_is_better``), not guessed from the name.
+
     Args:
         datamodule: The trainer's datamodule, or None.
 
     Returns:
         ``(key, mode)`` or None.
     """
-    if datamodule is None:
+    spec = getattr(datamodule, "metric_spec", None)
+    if spec is None or spec.main is None:
         return None
-    if not getattr(datamodule, "is_image", False):
-        centers = getattr(getattr(datamodule, "distribution", None), "centers", None)
-        return ("val/reverse_kl", "min") if centers is not None else None
-    from ganmods.metrics.fid import ImageMetrics, count_label
-
-    if isinstance(getattr(datamodule, "metric", None), ImageMetrics):
-        return (f"val/fid_{count_label(int(datamodule.eval_samples))}", "min")
-    return None
+    return (f"val/{spec.main}", spec.direction(spec.main))
 
 
 def _nonfinite_entry(pl_module: pl.LightningModule) -> Optional[str]:
