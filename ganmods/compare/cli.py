@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import Optional
 
+from ganmods.compare.lock import is_disk_full
 from ganmods.compare.schedule import Interrupted
 
 __all__ = ["compare_main"]
@@ -25,8 +27,9 @@ def compare_main(argv: Optional[list[str]] = None) -> int:
         argv: Arguments after ``compare`` (``None``: ``sys.argv[2:]``).
 
     Returns:
-        0 when every run has finished, 1 when some failed, 130 when interrupted (finished runs are kept:
-        repeat the command to resume).
+        0 when every run has finished, 1 when some failed or the disk filled up (one line says so), 130 when
+        interrupted by Ctrl-C or ``SIGTERM`` (finished runs are kept, workers stopped: repeat the command
+        to resume).
 
     Raises:
         ConfigurationError: For bad input, before any run starts (``ganmods`` prints it as one line).
@@ -46,6 +49,7 @@ def compare_main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--no-bars", action="store_true", help="plain progress lines even on a terminal")
     args = parser.parse_args(sys.argv[2:] if argv is None else argv)
     os.environ.setdefault("WANDB_SILENT", "true")
+    previous = _stop_on_sigterm()
     try:
         outcome = run_comparison(args.config, out_dir=args.out, variants=args.variants, seeds=args.seeds,
                                  parallel=args.parallel, dry_run=args.dry_run, bars=False if args.no_bars else None,
@@ -53,6 +57,16 @@ def compare_main(argv: Optional[list[str]] = None) -> int:
     except Interrupted:
         print("ganmods compare: interrupted; finished runs are kept, repeat the command to resume.", file=sys.stderr)
         return 130
+    except OSError as err:
+        if not is_disk_full(err):
+            raise
+        where = f" writing {err.filename}" if getattr(err, "filename", None) else ""
+        print(f"ganmods compare: error: the disk is full{where}; finished runs are kept, free some space and repeat "
+              "the command to resume.", file=sys.stderr)
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if args.dry_run:
         return 0
     out = outcome.out_dir
@@ -64,3 +78,16 @@ def compare_main(argv: Optional[list[str]] = None) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _stop_on_sigterm() -> Optional[object]:
+    """Treat ``SIGTERM`` like Ctrl-C (workers stopped, finished runs kept); returns the previous handler, or
+    None when not in the main thread (no handler installed)."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread
+        return None

@@ -11,12 +11,14 @@ from typing import Any, Optional, TextIO
 
 from ganmods.compare.config import Comparison, load_comparison
 from ganmods.compare.fairness import Checked, check_runs
+from ganmods.compare.lock import FolderLock
 from ganmods.compare.plan import RunSpec, plan_runs, read_result
 from ganmods.compare.plots import plot_curves, plot_samples
 from ganmods.compare.progress import ProgressDisplay
 from ganmods.compare.recorder import atomic_write
 from ganmods.compare.report import audit_batches, result_rows, write_results
 from ganmods.compare.schedule import run_parallel, run_sequential
+from ganmods.preflight import check_output_folder
 
 __all__ = ["ComparisonOutcome", "default_out", "run_comparison"]
 
@@ -109,7 +111,8 @@ def run_comparison(config: str, out_dir: Optional[str] = None, variants: Optiona
 
     Nothing runs until every check has passed (see :func:`~ganmods.compare.config.load_comparison` and
     :func:`~ganmods.compare.fairness.check_runs`). Runs whose folder holds a result of the same config are
-    skipped, so repeating the command resumes an interrupted comparison.
+    skipped, so repeating the command resumes an interrupted comparison. One comparison at a time uses an
+    output folder (:class:`~ganmods.compare.lock.FolderLock`, held by this process and its workers).
 
     Args:
         config: The comparison config (YAML).
@@ -126,16 +129,31 @@ def run_comparison(config: str, out_dir: Optional[str] = None, variants: Optiona
         What was skipped, run and failed.
 
     Raises:
-        ConfigurationError: For bad input, before any run starts.
+        ConfigurationError: For bad input, before any run starts (also: ``out`` is a file, is read-only, or
+            is in use by another comparison, whose pid the message names).
         Interrupted: On Ctrl-C.
+        OSError: On a full disk (``ENOSPC``); finished runs are kept.
     """
     start = time.perf_counter()
     stream = stream or sys.stderr
     comparison = load_comparison(config, variants=variants, seeds=seeds, parallel=parallel, wandb=wandb)
     out_dir = out_dir or default_out(comparison)
+    check_output_folder(out_dir, "out")
     runs = plan_runs(comparison, out_dir)
-    results = {r.key: res for r in runs if (res := read_result(r)) is not None}
     checked = check_runs(comparison, runs)
+    lock = FolderLock(out_dir)
+    if not dry_run:
+        lock.acquire()
+    try:
+        return _run_locked(comparison, config, out_dir, runs, checked, lock, dry_run, stream, bars, start)
+    finally:
+        lock.release()
+
+
+def _run_locked(comparison: Comparison, config: str, out_dir: str, runs: list[RunSpec], checked: Checked,
+                lock: FolderLock, dry_run: bool, stream: TextIO, bars: Optional[bool], start: float
+                ) -> ComparisonOutcome:
+    results = {r.key: res for r in runs if (res := read_result(r)) is not None}
     outcome = ComparisonOutcome(out_dir, runs, skipped=list(results), checked=checked)
     pending = [r for r in runs if r.key not in results]
     mode = "in this process" if comparison.parallel == 1 else f"{comparison.parallel} processes at a time"
@@ -166,9 +184,16 @@ def run_comparison(config: str, out_dir: Optional[str] = None, variants: Optiona
         if comparison.parallel == 1:
             run_sequential(pending, comparison.threads_per_run, display, on_done)
         else:
-            run_parallel(pending, comparison.parallel, comparison.threads_per_run, display, on_done)
-    finally:
+            run_parallel(pending, comparison.parallel, comparison.threads_per_run, display, on_done,
+                         lock_fd=lock.fd)
+    except BaseException:
         display.close()
-        _write_reports(comparison, checked, runs, results, out_dir, plots=True)
-        outcome.seconds = time.perf_counter() - start
+        try:  # keep what finished; a second failure (the same full disk) must not hide the first
+            _write_reports(comparison, checked, runs, results, out_dir, plots=False)
+        except OSError:
+            pass
+        raise
+    display.close()
+    _write_reports(comparison, checked, runs, results, out_dir, plots=True)
+    outcome.seconds = time.perf_counter() - start
     return outcome

@@ -40,14 +40,24 @@ def atomic_write(path: str, text: str, sync: bool = True) -> None:
         path: Destination.
         text: Content.
         sync: Flush the file to disk before the rename (so it survives a crash of the machine too).
+
+    Raises:
+        OSError: If the file cannot be written (the destination is then unchanged).
     """
     tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        if sync:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:  # a full disk leaves neither a half-written file nor a stray temporary one
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def stream_fingerprint(datamodule: Any, rank: int, step: int) -> str:
@@ -230,43 +240,26 @@ class RunRecorder(pl.Callback):
             writer.writerows(self.history)
 
     def _draw(self, pl_module: Any, datamodule: Any, final: dict[str, float]) -> None:
+        from ganmods.images import grid_figure, save_figure, scatter_figure
+
         shape = tuple(getattr(datamodule, "data_shape", ()))
         scores = ", ".join(f"{k} {v:.3g}" for k, v in final.items() if not (isinstance(v, float) and math.isnan(v)))
         title = f"{self.title}\n{scores}" if scores else self.title
         path = os.path.join(self.run_dir, "final.png")
         if shape == (2,):
-            import matplotlib.pyplot as plt
-
-            from ganmods.callbacks import plot_toy
-
             n = self.panel_samples or 1000
             critic = pl_module.discriminator
             was_training = critic.training
             critic.eval()
             try:
-                fig = plot_toy(datamodule.real_samples(n, seed=0), pl_module.sample(n, seed=0).cpu(),
-                               critic=lambda x: critic(x.to(pl_module.device)), bounds=datamodule.distribution.bounds(),
-                               title=title)
+                fig = scatter_figure(pl_module.sample(n, seed=0).cpu(), real=datamodule.real_samples(n, seed=0),
+                                     critic=lambda x: critic(x.to(pl_module.device)).cpu(),
+                                     bounds=datamodule.distribution.bounds(), title=title)
             finally:
                 critic.train(was_training)
-            fig.savefig(path)
-            plt.close(fig)
+            save_figure(fig, path)
         elif len(shape) == 3:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
-            from ganmods.callbacks import image_grid
-
-            grid = image_grid(pl_module.sample(self.panel_samples or 64, seed=0), nrow=8)
-            fig, ax = plt.subplots(figsize=(5, 5.4), dpi=100)
-            ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
-            ax.axis("off")
-            ax.set_title(title, fontsize=9)
-            fig.tight_layout()
-            fig.savefig(path)
-            plt.close(fig)
+            save_figure(grid_figure(pl_module.sample(self.panel_samples or 64, seed=0), title=title, nrow=8), path)
 
     def result(self) -> dict[str, Any]:
         """The run's record (after training): counters, clocks, final metrics, history, batch and initial
