@@ -153,7 +153,8 @@ def check_output_folder(path: Any, argument: str = "out") -> None:
     """
     text = os.fspath(path)
     if os.path.exists(text) and not os.path.isdir(text):
-        raise invalid(argument, "a folder (or a path where one can be created)", f"{text}, which is a file")
+        raise ConfigurationError(f"{argument} must be a folder (or a path where one can be created); got {text!r}, "
+                                 "which is a file.")
     parent = os.path.abspath(text)
     while not os.path.exists(parent):
         up = os.path.dirname(parent)
@@ -161,11 +162,11 @@ def check_output_folder(path: Any, argument: str = "out") -> None:
             break
         parent = up
     if not os.path.isdir(parent):
-        raise invalid(argument, "a folder (or a path where one can be created)", f"{text}, which lies under the "
-                      f"file {parent}")
+        raise ConfigurationError(f"{argument} must be a folder (or a path where one can be created); got {text!r}, "
+                                 f"which lies under the file {parent!r}.")
     if not _writable(parent):
-        where = text if parent == os.path.abspath(text) else f"{text}, which would be created in {parent}"
-        raise invalid(argument, "a writable folder", f"{where} (read-only)")
+        where = "" if parent == os.path.abspath(text) else f", which would be created in {parent!r}"
+        raise ConfigurationError(f"{argument} must be a writable folder; got {text!r}{where} (read-only).")
 
 
 def check_ckpt_path(path: Any, model_class: Optional[str] = None,
@@ -193,8 +194,8 @@ def check_ckpt_path(path: Any, model_class: Optional[str] = None,
         raise invalid("ckpt_path", "a checkpoint file, 'last' or null (to start from the best checkpoint give "
                       "its path, e.g. <log_dir>/checkpoints/best.ckpt)", text)
     if os.path.isdir(text):
-        raise invalid("ckpt_path", "a checkpoint file, not a folder (e.g. <log_dir>/checkpoints/last.ckpt)",
-                      f"{text}, which is a folder")
+        raise ConfigurationError(f"ckpt_path must be a checkpoint file, not a folder (e.g. "
+                                 f"<log_dir>/checkpoints/last.ckpt); got {text!r}, which is a folder.")
     if not os.path.isfile(text):
         raise ConfigurationError(f"ckpt_path must be an existing checkpoint file; got {text!r} (no such file).")
     import torch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
 import lightning.pytorch as pl
@@ -13,7 +14,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from ganmods.checkpoint_io import AtomicCheckpointIO
 from ganmods.errors import invalid
 
-__all__ = ["GANCheckpoint", "main_metric"]
+__all__ = ["GANCheckpoint", "main_metric", "nonfinite_message"]
 
 
 def main_metric(datamodule: Any) -> Optional[tuple[str, str]]:
@@ -41,6 +42,28 @@ def main_metric(datamodule: Any) -> Optional[tuple[str, str]]:
     return (f"val/{spec.main}", spec.direction(spec.main))
 
 
+def nonfinite_message(filepath: str, step: int, entry: Optional[str], earlier: bool) -> str:
+    """The warning given when a checkpoint is not written because the model holds non-finite values.
+
+    Args:
+        filepath: The checkpoint not written.
+        step: The generator step.
+        entry: The first non-finite state entry (``None``: found on another rank).
+        earlier: Whether the file already holds an earlier (finite) state.
+
+    Returns:
+        One line: the file keeps the last finite state, or, when nothing was saved yet, why there is no
+        checkpoint and how to get one.
+    """
+    head = (f"ganmods: {filepath} not written at generator step {step}: the model holds non-finite values "
+            f"({entry or 'on another rank'}); ")
+    if earlier:
+        return head + "the file keeps the last finite state saved."
+    return head + ("no checkpoint exists: training diverged before the first save (checkpoints are written after "
+                   "each validation or epoch). Keep stop_on_nonfinite true, lower the learning rates, or save "
+                   "more often (GANCheckpoint every_n_train_steps).")
+
+
 def _nonfinite_entry(pl_module: pl.LightningModule) -> Optional[str]:
     for name, tensor in pl_module.state_dict().items():
         if torch.is_tensor(tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
@@ -57,7 +80,8 @@ class GANCheckpoint(ModelCheckpoint):
       training ends, whenever the state changed since the last save, so a crash loses at most one epoch;
     * a state holding a NaN or infinite parameter or buffer is never written: the file keeps the last
       finite state saved, and a warning names the first bad entry (every rank takes the decision
-      together under DDP);
+      together under DDP); when nothing was saved before (a run with ``stop_on_nonfinite=False`` that
+      diverged before its first save), the warning says that no checkpoint exists and why;
     * files are written atomically: when the trainer uses Lightning's default ``TorchCheckpointIO``, set-up
       replaces it with :class:`~ganmods.checkpoint_io.AtomicCheckpointIO`, so a full disk never truncates
       the previous ``last.ckpt``/``best.ckpt`` (a ``CheckpointIO`` of your own is left as it is).
@@ -196,7 +220,4 @@ class GANCheckpoint(ModelCheckpoint):
         if filepath not in self._refused:
             self._refused.add(filepath)
             step = getattr(trainer.lightning_module, "generator_steps", trainer.global_step)
-            rank_zero_warn(
-                f"ganmods: {filepath} not written at generator step {step}: the model holds non-finite values "
-                f"({bad or 'on another rank'}); the file keeps the last finite state saved."
-            )
+            rank_zero_warn(nonfinite_message(filepath, step, bad, os.path.exists(filepath)))
