@@ -48,9 +48,16 @@ def _fit(model: GANModule, data: GANDataModule, callbacks: list, tmp_path, steps
 
 
 # ---------------------------------------------------------------------------------------------- compile
-@pytest.mark.parametrize("kwargs, name", [({"generator": "yes"}, "generator"), ({"discriminator": 1}, "discriminator")])
-def test_compile_choices_are_validated(kwargs, name):
-    with pytest.raises(ConfigurationError, match=rf"^{name} must be .*'auto', true or false.*got"):
+@pytest.mark.parametrize("kwargs, name, allowed", [
+    ({"generator": "yes"}, "generator", "'auto', true or false"),
+    ({"discriminator": 1}, "discriminator", "'auto', true or false"),
+    ({"backend": ""}, "backend", "a torch.compile backend name"),
+    ({"mode": 3}, "mode", "a torch.compile mode name or null"),
+    ({"fullgraph": "no"}, "fullgraph", "true or false"),
+    ({"dynamic": 0}, "dynamic", "true, false or null"),
+])
+def test_compile_choices_are_validated(kwargs, name, allowed):
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be {allowed}.*got"):
         CompileNetworks(**kwargs)
 
 

@@ -66,11 +66,15 @@ class CompileNetworks(pl.Callback):
         generator: ``"auto"`` or True: compile the generator; False: leave it.
         discriminator: ``"auto"``: compile the critic unless a regularizer needs a double backward; True:
             compile it (an error when a regularizer needs a double backward); False: leave it.
-        **compile_kwargs: Passed to ``torch.compile`` (e.g. ``mode="max-autotune"``, ``backend="aot_eager"``).
+        backend: ``torch.compile``'s backend (``"inductor"``; ``"aot_eager"`` traces without generating code).
+        mode: ``torch.compile``'s mode (None, ``"default"``, ``"reduce-overhead"``, ``"max-autotune"``, ...).
+        fullgraph: ``torch.compile``'s ``fullgraph`` (fail on any graph break).
+        dynamic: ``torch.compile``'s ``dynamic`` (None: decide from the shapes seen).
 
     Raises:
-        ConfigurationError: If ``generator`` or ``discriminator`` is not ``"auto"``, True or False; at set-up,
-            if ``discriminator=True`` and a regularizer needs a double backward.
+        ConfigurationError: If ``generator`` or ``discriminator`` is not ``"auto"``, True or False, ``backend`` is
+            not a non-empty string, ``mode`` not a string or None, ``fullgraph`` not a bool or ``dynamic`` not a
+            bool or None; at set-up, if ``discriminator=True`` and a regularizer needs a double backward.
 
     Attributes:
         compiled: The names of the networks compiled (``"generator"``, ``"discriminator"``).
@@ -78,15 +82,26 @@ class CompileNetworks(pl.Callback):
 
     Example:
         >>> callback = CompileNetworks(mode="max-autotune")
-        >>> callback.compiled
-        []
+        >>> callback.compiled, callback.compile_kwargs["backend"]
+        ([], 'inductor')
     """
 
     def __init__(self, generator: Union[str, bool] = "auto", discriminator: Union[str, bool] = "auto",
-                 **compile_kwargs: Any) -> None:
+                 backend: str = "inductor", mode: Optional[str] = None, fullgraph: bool = False,
+                 dynamic: Optional[bool] = None) -> None:
         self.generator = _check_choice("generator", generator)
         self.discriminator = _check_choice("discriminator", discriminator)
-        self.compile_kwargs = dict(compile_kwargs)
+        if not isinstance(backend, str) or not backend:
+            raise invalid("backend", "a torch.compile backend name", backend)
+        if mode is not None and not isinstance(mode, str):
+            raise invalid("mode", "a torch.compile mode name or null", mode)
+        if not isinstance(fullgraph, bool):
+            raise invalid("fullgraph", "true or false", fullgraph)
+        if dynamic is not None and not isinstance(dynamic, bool):
+            raise invalid("dynamic", "true, false or null", dynamic)
+        #: The keyword arguments given to ``torch.compile``.
+        self.compile_kwargs: dict[str, Any] = {"backend": backend, "mode": mode, "fullgraph": fullgraph,
+                                               "dynamic": dynamic}
         self.compiled: list[str] = []
         self.skipped: dict[str, str] = {}
 
