@@ -106,3 +106,16 @@ def test_sources_declare_their_default_metric():
     dm = GANDataModule("digits", image_size=8, eval_samples=1500, metric=metric)
     assert dm.metric is metric and dm.metric_spec.main == "fid_1500"
     assert GANDataModule("digits", image_size=8).metric_spec.names == ()
+
+
+def test_the_image_metric_can_be_replaced_and_bad_ones_are_named():
+    from ganmods.metrics import ImageMetrics
+
+    dm = GANDataModule("digits", image_size=16)
+    metric = ImageMetrics("digits", device="cpu", kid=False)
+    dm.metric = metric
+    assert dm.metric is metric and dm.metric_spec.main is not None
+    with pytest.raises(ConfigurationError, match="metric must be an object with score"):
+        dm.metric = object()
+    with pytest.raises(ConfigurationError, match="metric must be None for the toy dataset 'ring8'"):
+        GANDataModule("ring8").metric = metric

@@ -191,6 +191,22 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         """The image metric given (None for toy data, which is scored by its own mode metric)."""
         return self.source.metric if self.source.is_image else None
 
+    @metric.setter
+    def metric(self, metric: Optional[Any]) -> None:
+        """Replace the image metric (e.g. one with another cache folder) between runs.
+
+        Args:
+            metric: An object with ``score(fake, real, real_key)``, or None.
+
+        Raises:
+            ConfigurationError: For toy data (scored by its own mode metric), or an object without ``score``.
+        """
+        if not self.source.is_image:
+            raise invalid("metric", f"None for the toy dataset {self.dataset!r} (scored by its mode metric)", metric)
+        if metric is not None and not callable(getattr(metric, "score", None)):
+            raise invalid("metric", "an object with score(fake, real, real_key)", metric)
+        self.source.metric = metric
+
     @property
     def metric_spec(self) -> MetricSpec:
         """What :meth:`evaluate` returns, and which way each value is better (:mod:`ganmods.metrics.protocol`):
@@ -289,6 +305,11 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         self.setup()
         held_out = self.source.held_out_batches(self.val_size, self.batch_size, self.seed)
         return DataLoader(held_out, batch_size=None, generator=torch.Generator())
+
+    def test_dataloader(self) -> DataLoader:
+        """The loader ``trainer.test`` scores on: the held-out split, as :meth:`val_dataloader` (the datasets
+        have one held-out split; the test score adds the protocol's metrics, :meth:`evaluate`)."""
+        return self.val_dataloader()
 
     # ------------------------------------------------------------------ evaluation
     def eval_reference(self) -> Tensor:
