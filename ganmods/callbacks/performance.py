@@ -124,9 +124,9 @@ class CompileNetworks(pl.Callback):
             reason = DOUBLE_BACKWARD_REASON.format(names=", ".join(double))
             if self.discriminator is True:
                 raise ConfigurationError(
-                    f"discriminator must not be compiled when a regularizer needs a double backward ({', '.join(double)}):"
-                    f" torch.compile does not support it; allowed: 'auto' (leave the critic uncompiled) or false; "
-                    f"got True."
+                    f"discriminator must not be compiled when a regularizer needs a double backward "
+                    f"({', '.join(double)}): torch.compile does not support it; allowed: 'auto' (leave the critic "
+                    f"uncompiled) or false; got True."
                 )
             plan["discriminator"] = reason
         return plan
