@@ -15,7 +15,7 @@ import sys
 from typing import Optional
 
 from ganmods.compare.lock import is_disk_full
-from ganmods.compare.schedule import Interrupted
+from ganmods.compare.schedule import Interrupted, request_stop
 
 __all__ = ["compare_main"]
 
@@ -81,12 +81,14 @@ def compare_main(argv: Optional[list[str]] = None) -> int:
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
+    request_stop()
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _stop_on_sigterm() -> Optional[object]:
     """Treat ``SIGTERM`` like Ctrl-C (workers stopped, finished runs kept); returns the previous handler, or
     None when not in the main thread (no handler installed)."""
+    request_stop(False)
     try:
         return signal.signal(signal.SIGTERM, _raise_interrupt)
     except ValueError:  # not the main thread

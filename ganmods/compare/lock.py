@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 from ganmods.errors import ConfigurationError
 
-__all__ = ["LOCK_FILE", "FolderLock", "die_with_parent", "is_disk_full", "lock_holder"]
+__all__ = ["LOCK_FILE", "FolderLock", "die_with_parent", "is_disk_full", "kill_with_parent", "lock_holder"]
 
 #: The lock file inside a comparison's output folder.
 LOCK_FILE = ".compare.lock"
@@ -152,6 +152,33 @@ def _watch_parent(parent: int, interval: float) -> None:
             os._exit(1)
 
 
+def _pdeathsig() -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the worker's own watcher alone
+            pass
+
+
+def kill_with_parent() -> Any:
+    """A ``preexec_fn`` for ``subprocess.Popen``: the child is killed when the process starting it dies, from
+    before it runs its first line (the setting survives ``exec``; Linux only, a no-op elsewhere).
+
+    Returns:
+        The function to pass as ``preexec_fn``.
+    """
+    parent = os.getpid()
+
+    def preexec() -> None:
+        _pdeathsig()
+        if os.getppid() != parent:  # the parent died before the prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
 def die_with_parent(parent: Optional[int] = None, interval: float = 1.0) -> None:
     """Make this process end when its parent does (call it first thing in a worker).
 
@@ -169,14 +196,7 @@ def die_with_parent(parent: Optional[int] = None, interval: float = 1.0) -> None
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval > 0:
         raise ConfigurationError(f"interval must be a number > 0; got {interval!r}.")
     expected = os.getppid() if parent is None else parent
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # no prctl: the watcher alone
-            pass
+    _pdeathsig()
     if os.getppid() != expected:  # the parent died before the prctl took effect
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(expected, interval), daemon=True, name="ganmods-parent-watch").start()

@@ -22,18 +22,36 @@ import threading
 import traceback
 from typing import Any, Callable, Optional
 
-from ganmods.compare.lock import is_disk_full
+from ganmods.compare.lock import is_disk_full, kill_with_parent
 from ganmods.compare.plan import RunSpec, read_result
 from ganmods.compare.progress import ProgressDisplay
 from ganmods.compare.runner import execute_run, prepare_run_dir
 
-__all__ = ["Interrupted", "run_parallel", "run_sequential"]
+__all__ = ["Interrupted", "request_stop", "run_parallel", "run_sequential"]
 
 OnDone = Callable[[RunSpec, Optional[dict[str, Any]]], None]
 
 
 class Interrupted(Exception):
     """The comparison was interrupted (Ctrl-C); finished runs are kept."""
+
+
+_STOP = threading.Event()
+
+
+def request_stop(stop: bool = True) -> None:
+    """Mark the comparison as stopping (a ``SIGTERM`` arrived), or clear the mark.
+
+    A run that fails while the mark is set ends the comparison with :class:`Interrupted` instead of counting
+    as failed (Lightning turns the interrupt inside ``trainer.fit`` into an interrupted run).
+
+    Args:
+        stop: Set (True) or clear (False) the mark.
+    """
+    if stop:
+        _STOP.set()
+    else:
+        _STOP.clear()
 
 
 def run_sequential(runs: list[RunSpec], threads: Optional[int], display: ProgressDisplay, on_done: OnDone) -> None:
@@ -58,6 +76,9 @@ def run_sequential(runs: list[RunSpec], threads: Optional[int], display: Progres
             display.finished(run.key, None, "interrupted")
             raise Interrupted(run.key) from exc
         except Exception as exc:  # noqa: BLE001 - one failed run must not stop the comparison
+            if _STOP.is_set():
+                display.finished(run.key, None, "interrupted")
+                raise Interrupted(run.key) from exc
             if is_disk_full(exc):
                 display.finished(run.key, None, "the disk is full")
                 raise
@@ -98,7 +119,8 @@ class _Worker:
         with open(os.path.join(log_dir, f"worker-{index}.log"), "a") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
                                          cwd=os.getcwd(), text=True, bufsize=1,
-                                         pass_fds=(lock_fd,) if lock_fd is not None else ())
+                                         pass_fds=(lock_fd,) if lock_fd is not None else (),
+                                         preexec_fn=kill_with_parent() if sys.platform.startswith("linux") else None)
         self.run: Optional[RunSpec] = None
         threading.Thread(target=self._read, args=(events,), daemon=True).start()
 
