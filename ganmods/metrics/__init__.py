@@ -2,8 +2,10 @@
 
 from ganmods.metrics.digits import DigitClassifier, load_digit_classifier
 from ganmods.metrics.fid import ImageMetrics, count_label
+from ganmods.metrics.prdc import PRDC_HIGHER_IS_BETTER, PRDC_NAMES, prdc
 from ganmods.metrics.protocol import REDUCTIONS, Metric, MetricSpec, direction, shipped_higher_is_better, spec_of
 from ganmods.metrics.toy import ModeMetrics, mode_metrics
 
-__all__ = ["REDUCTIONS", "DigitClassifier", "ImageMetrics", "Metric", "MetricSpec", "ModeMetrics", "count_label",
-           "direction", "load_digit_classifier", "mode_metrics", "shipped_higher_is_better", "spec_of"]
+__all__ = ["PRDC_HIGHER_IS_BETTER", "PRDC_NAMES", "REDUCTIONS", "DigitClassifier", "ImageMetrics", "Metric",
+           "MetricSpec", "ModeMetrics", "count_label", "direction", "load_digit_classifier", "mode_metrics", "prdc",
+           "shipped_higher_is_better", "spec_of"]

@@ -166,8 +166,9 @@ def direction(source: Union[MetricSpec, Any], key: str) -> str:
 def shipped_higher_is_better(name: str) -> Optional[bool]:
     """The direction a metric shipped with ganmods declares for one of its names, when no spec is at hand
     (names as :class:`~ganmods.metrics.toy.ModeMetrics` and :class:`~ganmods.metrics.ImageMetrics` return
-    them, e.g. ``"modes"``, ``"fid_10k"``; ``{n}`` in ``ImageMetrics.NAME_DIRECTIONS`` matches any count
-    label such as ``10k`` or ``1500``).
+    them, e.g. ``"modes"``, ``"fid_10k"``, and ``"precision"``, ``"recall"``, ``"density"``,
+    ``"coverage"`` of :func:`~ganmods.metrics.prdc.prdc`, all higher is better; ``{n}`` in
+    ``ImageMetrics.NAME_DIRECTIONS`` matches any count label such as ``10k`` or ``1500``).
 
     Args:
         name: A bare metric name.
@@ -177,10 +178,13 @@ def shipped_higher_is_better(name: str) -> Optional[bool]:
         returns that name).
     """
     from ganmods.metrics.fid import ImageMetrics
+    from ganmods.metrics.prdc import PRDC_HIGHER_IS_BETTER
     from ganmods.metrics.toy import ModeMetrics
 
     if name in ModeMetrics.higher_is_better:
         return ModeMetrics.higher_is_better[name]
+    if name in PRDC_HIGHER_IS_BETTER:
+        return PRDC_HIGHER_IS_BETTER[name]
     for template, higher in ImageMetrics.NAME_DIRECTIONS.items():
         if re.fullmatch(re.escape(template).replace(re.escape("{n}"), "[0-9]+k?"), name):
             return higher

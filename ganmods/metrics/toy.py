@@ -7,7 +7,8 @@ import math
 import torch
 from torch import Tensor
 
-from ganmods.errors import ConfigurationError, check_positive_int
+from ganmods.errors import ConfigurationError, check_positive_int, invalid
+from ganmods.metrics.prdc import PRDC_HIGHER_IS_BETTER, PRDC_NAMES, prdc
 from ganmods.metrics.protocol import MetricSpec
 
 __all__ = ["ModeMetrics", "mode_metrics"]
@@ -70,11 +71,21 @@ class ModeMetrics:
     lower is better and the main (ranking) value; every process samples the same full set with the
     evaluation seed, so nothing is reduced across processes (``"none"``).
 
+    With ``prdc=True`` it also returns ``precision``, ``recall``, ``density`` and ``coverage``
+    (:func:`~ganmods.metrics.prdc.prdc`, all higher is better) in the plane, against as many real points as
+    samples drawn from the mixture with a generator seeded by ``reference_seed`` (the same reference for
+    every run). Off by default: it adds three ``N x N`` distance matrices per evaluation.
+
     Args:
         min_count: High-quality samples a mode needs to count as captured.
+        prdc: Also compute precision, recall (``k_pr`` neighbours), density and coverage (``k_dc``).
+        k_pr: Neighbours of the precision/recall balls (Kynkäänniemi et al.: 3).
+        k_dc: Neighbours of the density/coverage balls (Naeem et al.: 5).
+        reference_seed: Seed of the real reference points.
 
     Raises:
-        ConfigurationError: If ``min_count`` is not an integer >= 1.
+        ConfigurationError: If ``min_count``, ``k_pr`` or ``k_dc`` is not an integer >= 1, ``prdc`` is not a
+            bool, or ``reference_seed`` is not an integer >= 0.
 
     Example:
         >>> ModeMetrics().score(torch.zeros(4, 2), torch.zeros(1, 2), 0.1)["modes"]
@@ -91,8 +102,15 @@ class ModeMetrics:
     #: Cross-process reduction of every name.
     reduce = {"modes": "none", "hq": "none", "reverse_kl": "none"}
 
-    def __init__(self, min_count: int = 1) -> None:
+    def __init__(self, min_count: int = 1, prdc: bool = False, k_pr: int = 3, k_dc: int = 5,
+                 reference_seed: int = 0) -> None:
         self.min_count = check_positive_int("min_count", min_count)
+        if not isinstance(prdc, bool):
+            raise invalid("prdc", "true or false", prdc)
+        self.prdc = prdc
+        self.k_pr = check_positive_int("k_pr", k_pr)
+        self.k_dc = check_positive_int("k_dc", k_dc)
+        self.reference_seed = check_positive_int("reference_seed", reference_seed, minimum=0)
 
     def spec(self, n_samples: int = 1) -> MetricSpec:
         """The declaration above (the same for every sample count).
@@ -101,9 +119,12 @@ class ModeMetrics:
             n_samples: Generated samples scored (unused: the names carry no count).
 
         Returns:
-            The :class:`~ganmods.metrics.protocol.MetricSpec`.
+            The :class:`~ganmods.metrics.protocol.MetricSpec` (with the four PRDC names when ``prdc``).
         """
-        return MetricSpec(self.names, self.higher_is_better, self.main, self.reduce)
+        if not self.prdc:
+            return MetricSpec(self.names, self.higher_is_better, self.main, self.reduce)
+        return MetricSpec(self.names + PRDC_NAMES, {**self.higher_is_better, **PRDC_HIGHER_IS_BETTER}, self.main,
+                          {**self.reduce, **{name: "none" for name in PRDC_NAMES}})
 
     def score(self, samples: Tensor, centers: Tensor, std: float) -> dict[str, float]:
         """Score ``samples`` against the mixture (:func:`mode_metrics` with this ``min_count``).
@@ -114,9 +135,19 @@ class ModeMetrics:
             std: Standard deviation of each component.
 
         Returns:
-            ``{"modes", "hq", "reverse_kl"}``.
+            ``{"modes", "hq", "reverse_kl"}``, and ``{"precision", "recall", "density", "coverage"}`` with
+            ``prdc``.
 
         Raises:
-            ConfigurationError: If shapes disagree or ``std <= 0``.
+            ConfigurationError: If shapes disagree or ``std <= 0``; with ``prdc``, if there are not more samples
+                than ``k_pr`` and ``k_dc``.
         """
-        return mode_metrics(samples, centers, std, self.min_count)
+        values = mode_metrics(samples, centers, std, self.min_count)
+        if self.prdc:
+            n = samples.shape[0]
+            generator = torch.Generator().manual_seed(self.reference_seed)
+            centers = centers.detach().double().cpu()
+            mode = torch.randint(centers.shape[0], (n,), generator=generator)
+            real = centers[mode] + std * torch.randn(n, centers.shape[1], generator=generator, dtype=torch.float64)
+            values.update(prdc(real, samples.detach().double().cpu(), self.k_pr, self.k_dc))
+        return values
