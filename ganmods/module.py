@@ -33,7 +33,7 @@ from ganmods.regularizers import GradientPenalty, Regularizer, WeightClipping
 from ganmods.sampling import LATENT_DISTRIBUTIONS, batch_latents, draw_latents
 from ganmods.spec import NotRecordable, Recorded, from_spec, import_class, to_spec
 
-__all__ = ["COUNTERS", "GANModule", "LATENT_DISTRIBUTIONS", "MetricListener", "critic_logits"]
+__all__ = ["ADAM_DCGAN", "COUNTERS", "GANModule", "LATENT_DISTRIBUTIONS", "MetricListener", "critic_logits"]
 
 #: The loop counters: saved in every checkpoint and logged beside every reported value (``counters/<name>``).
 COUNTERS = ("critic_steps", "generator_steps", "images_seen", "critic_steps_since_generator")
@@ -41,6 +41,11 @@ _LOGGED_COUNTERS = COUNTERS[:3]
 
 #: Construction arguments that only training needs (``ganmods.load_checkpoint`` leaves them out).
 TRAINING_ONLY = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
+
+#: The paper-default optimizer of GANModule, SGAN, RaGAN and FGAN (DCGAN's Adam): the default of ``optimizer_g`` and
+#: ``optimizer_d``, as a ``{class_path, init_args}`` record, so the command line shows and saves it and one
+#: ``--model.init_args.optimizer_d.init_args.lr X`` changes the rate and keeps the betas.
+ADAM_DCGAN: dict[str, Any] = {"class_path": "torch.optim.Adam", "init_args": {"lr": 2e-4, "betas": [0.5, 0.999]}}
 
 #: A listener gets every reported dict (name -> scalar tensor or number, the counters included) and the module;
 #: it may return further values to report at the same step (or None).
@@ -105,9 +110,10 @@ class GANModule(Recorded, pl.LightningModule):
             (generator) step only and weighted by ``k``.
         latent_dim: Size of ``z``; defaults to ``generator.latent_dim``.
         latent_distribution: ``"normal"`` or ``"uniform"`` (on [-1, 1]).
-        optimizer_g: Optimizer factory for the generator; ``None`` means the variant's paper default
-            (:attr:`default_optimizer`).
-        optimizer_d: Optimizer factory for the critic; ``None`` means the variant's paper default.
+        optimizer_g: Optimizer factory for the generator, or its ``{class_path, init_args}`` record; the default
+            is the variant's paper optimizer (:attr:`default_optimizer`, here :data:`ADAM_DCGAN`: Adam lr 2e-4,
+            betas (0.5, 0.999)); ``None`` also means it.
+        optimizer_d: Optimizer factory for the critic (same default).
         scheduler_g: LR scheduler factory for the generator, stepped after every generator step.
         scheduler_d: LR scheduler factory for the critic, stepped after every critic step.
         max_generator_steps: Training budget in generator steps; training stops when it is reached.
@@ -142,8 +148,9 @@ class GANModule(Recorded, pl.LightningModule):
         torch.Size([3, 2])
     """
 
-    #: Paper-default optimizer of this variant: ``(torch.optim class name, keyword arguments)``.
-    default_optimizer: ClassVar[tuple[str, dict[str, Any]]] = ("Adam", {"lr": 2e-4, "betas": (0.5, 0.999)})
+    #: Paper-default optimizer of this variant as a ``{class_path, init_args}`` record: the signature's default
+    #: of ``optimizer_g`` and ``optimizer_d``, and what ``None`` means.
+    default_optimizer: ClassVar[dict[str, Any]] = ADAM_DCGAN
 
     def __init__(
         self,
@@ -157,8 +164,8 @@ class GANModule(Recorded, pl.LightningModule):
         regularizers: Optional[list[Regularizer]] = None,
         latent_dim: Optional[int] = None,
         latent_distribution: str = "normal",
-        optimizer_g: Optional[OptimizerCallable] = None,
-        optimizer_d: Optional[OptimizerCallable] = None,
+        optimizer_g: Optional[OptimizerCallable] = ADAM_DCGAN,  # type: ignore[assignment]
+        optimizer_d: Optional[OptimizerCallable] = ADAM_DCGAN,  # type: ignore[assignment]
         scheduler_g: Optional[LRSchedulerCallable] = None,
         scheduler_d: Optional[LRSchedulerCallable] = None,
         max_generator_steps: Optional[int] = None,
@@ -350,10 +357,8 @@ class GANModule(Recorded, pl.LightningModule):
         opts = []
         for factory, net in ((self.optimizer_g, self.generator), (self.optimizer_d, self.discriminator)):
             if factory is None:
-                name, kwargs = self.default_optimizer
-                opts.append(getattr(torch.optim, name)(net.parameters(), **kwargs))
-            else:
-                opts.append(factory(net.parameters()))
+                factory = _factory("default_optimizer", self.default_optimizer)
+            opts.append(factory(net.parameters()))
         scheds = [
             {"scheduler": f(opt), "interval": "step"} for f, opt in ((self.scheduler_g, opts[0]), (self.scheduler_d, opts[1])) if f
         ]
@@ -704,6 +709,35 @@ class GANModule(Recorded, pl.LightningModule):
         if callable(evaluate):
             metrics.update({f"val/{k}": float(v) for k, v in evaluate(self).items()})
             self._save_metric_provenance()
+        self.report(metrics)
+
+    # ------------------------------------------------------------------ test
+    def on_test_epoch_start(self) -> None:
+        """Reset the held-out critic statistics before ``trainer.test``."""
+        self._val_stats = []
+        self._val_real_logits = []
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        """Critic statistics on a held-out real batch against fresh fakes (as :meth:`validation_step`).
+
+        Args:
+            batch: A held-out real batch (the datamodule's ``test_dataloader``).
+            batch_idx: Index of the batch.
+        """
+        self.validation_step(batch, batch_idx)
+
+    def on_test_epoch_end(self) -> None:
+        """Report the held-out critic statistics and the generator's score by the datamodule's protocol under
+        ``test/`` (Lightning prints them as the test results table)."""
+        metrics: dict[str, Any] = {}
+        if self._val_stats:
+            metrics["test/d_adv"] = torch.stack([s[0] for s in self._val_stats]).mean()
+            divs = [s[1] for s in self._val_stats if s[1] is not None]
+            if divs:
+                metrics[f"test/{self.loss.divergence_name}_estimate"] = torch.stack(divs).mean()
+        evaluate = getattr(self.trainer.datamodule, "evaluate", None)
+        if callable(evaluate):
+            metrics.update({f"test/{k}": float(v) for k, v in evaluate(self).items()})
         self.report(metrics)
 
     def _save_metric_provenance(self) -> None:

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
 from ganmods.errors import invalid
 from ganmods.losses import FGAN_DIVERGENCES, LOSSES
 from ganmods.module import GANModule
 
-__all__ = ["FGAN", "RAGAN_KINDS", "RaGAN", "SGAN", "WGAN", "WGANGP"]
+__all__ = ["ADAM_WGANGP", "FGAN", "RAGAN_KINDS", "RMSPROP_WGAN", "RaGAN", "SGAN", "VARIANTS", "WGAN", "WGANGP"]
+
+#: WGAN's paper optimizer (RMSprop lr 5e-5), the default of its ``optimizer_g`` and ``optimizer_d``.
+RMSPROP_WGAN: dict[str, Any] = {"class_path": "torch.optim.RMSprop", "init_args": {"lr": 5e-5}}
+#: WGAN-GP's paper optimizer (Adam lr 1e-4, betas (0, 0.9)), the default of its ``optimizer_g`` and ``optimizer_d``.
+ADAM_WGANGP: dict[str, Any] = {"class_path": "torch.optim.Adam", "init_args": {"lr": 1e-4, "betas": [0.0, 0.9]}}
 
 
 class SGAN(GANModule):
@@ -49,10 +55,12 @@ class WGAN(GANModule):
         clip: Clipping constant ``c``.
         n_critic: Critic steps per generator step.
         reference_warmup: Use the reference code's critic warm-up schedule.
+        optimizer_g: The generator's optimizer (default: RMSprop lr 5e-5, :data:`RMSPROP_WGAN`).
+        optimizer_d: The critic's optimizer (same default).
         **kwargs: Any other :class:`GANModule` argument.
     """
 
-    default_optimizer = ("RMSprop", {"lr": 5e-5})
+    default_optimizer = RMSPROP_WGAN
 
     def __init__(
         self,
@@ -61,13 +69,16 @@ class WGAN(GANModule):
         clip: float = 0.01,
         n_critic: int = 5,
         reference_warmup: bool = False,
+        optimizer_g: Optional[OptimizerCallable] = RMSPROP_WGAN,  # type: ignore[assignment]
+        optimizer_d: Optional[OptimizerCallable] = RMSPROP_WGAN,  # type: ignore[assignment]
         **kwargs: Any,
     ) -> None:
         if not isinstance(reference_warmup, bool):
             raise invalid("reference_warmup", "true or false", reference_warmup)
         if reference_warmup:
             kwargs["warmup_n_critic"] = kwargs.get("warmup_n_critic") or 100
-        super().__init__(generator, discriminator, loss="wasserstein", clip=clip, n_critic=n_critic, **kwargs)
+        super().__init__(generator, discriminator, loss="wasserstein", clip=clip, n_critic=n_critic,
+                         optimizer_g=optimizer_g, optimizer_d=optimizer_d, **kwargs)
 
 
 class WGANGP(GANModule):
@@ -82,15 +93,25 @@ class WGANGP(GANModule):
         discriminator: The critic network (no BatchNorm).
         gp_weight: λ.
         n_critic: Critic steps per generator step.
+        optimizer_g: The generator's optimizer (default: Adam lr 1e-4, betas (0, 0.9), :data:`ADAM_WGANGP`).
+        optimizer_d: The critic's optimizer (same default).
         **kwargs: Any other :class:`GANModule` argument.
     """
 
-    default_optimizer = ("Adam", {"lr": 1e-4, "betas": (0.0, 0.9)})
+    default_optimizer = ADAM_WGANGP
 
     def __init__(
-        self, generator: nn.Module, discriminator: nn.Module, gp_weight: float = 10.0, n_critic: int = 5, **kwargs: Any
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        gp_weight: float = 10.0,
+        n_critic: int = 5,
+        optimizer_g: Optional[OptimizerCallable] = ADAM_WGANGP,  # type: ignore[assignment]
+        optimizer_d: Optional[OptimizerCallable] = ADAM_WGANGP,  # type: ignore[assignment]
+        **kwargs: Any,
     ) -> None:
-        super().__init__(generator, discriminator, loss="wasserstein", gp_weight=gp_weight, n_critic=n_critic, **kwargs)
+        super().__init__(generator, discriminator, loss="wasserstein", gp_weight=gp_weight, n_critic=n_critic,
+                         optimizer_g=optimizer_g, optimizer_d=optimizer_d, **kwargs)
 
 
 #: Relativistic loss kinds accepted by :class:`RaGAN`.
@@ -159,3 +180,7 @@ class FGAN(GANModule):
             raise invalid("divergence", f"one of {sorted(FGAN_DIVERGENCES)}", divergence)
         loss = LOSSES[f"fgan_{divergence}"](saturating=saturating)
         super().__init__(generator, discriminator, loss=loss, **kwargs)
+
+
+#: The variants by class name (``ganmods list variants``).
+VARIANTS: dict[str, type[GANModule]] = {c.__name__: c for c in (GANModule, SGAN, WGAN, WGANGP, RaGAN, FGAN)}

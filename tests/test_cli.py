@@ -147,3 +147,4 @@ def test_wandb_is_one_flag_away(tmp_path, monkeypatch):
     assert isinstance(cli.trainer.logger, WandbLogger)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     assert cli.model.generator_steps == 3
+    cli.finish_loggers()  # the next wandb test must get its own run
