@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from types import SimpleNamespace
 from typing import Any, Optional
@@ -96,9 +97,13 @@ def test_grids_are_saved_and_logged_after_each_validation_but_not_the_sanity_che
     expected = image_grid(model.sample(6, seed=3), nrow=4)
     assert torch.equal(png, expected)
     assert not torch.equal(png, image_grid(model.generator.eval()(model.sample_latent(6)), nrow=4))
-    assert images.images == [("samples", [str(out / "step_0000002.png")], 2), ("samples", [callback.last_path], 4)]
+    # logged on Lightning's step axis, beside the validation values of the same moment (batches 2 and 4)
+    assert images.images == [("samples", [str(out / "step_0000002.png")], 1), ("samples", [callback.last_path], 3)]
     assert [(tag, img.shape, step, fmt) for tag, img, step, fmt in board.experiment.calls] == [
-        ("samples", png.shape, 2, "CHW"), ("samples", png.shape, 4, "CHW")]
+        ("samples", png.shape, 1, "CHW"), ("samples", png.shape, 3, "CHW")]
+    with open(tmp_path / "csv" / "lightning_logs" / "version_0" / "metrics.csv") as fh:
+        val_steps = sorted({int(r["step"]) for r in csv.DictReader(fh) if r.get("val/d_adv")})
+    assert val_steps == [1, 3]
     assert torch.equal(board.experiment.calls[-1][1], png)
 
 
@@ -122,6 +127,7 @@ class _Trainer:
     def __init__(self, root: str, rank: int = 0, sanity: bool = False, datamodule: Any = None) -> None:
         self.default_root_dir, self.global_rank, self.sanity_checking = root, rank, sanity
         self.datamodule, self.loggers, self.global_step, self.log_dir_calls = datamodule, [], 0, 0
+        self.fast_dev_run = False
 
     @property
     def log_dir(self) -> None:
@@ -210,11 +216,13 @@ def test_every_n_validations_base_counts_and_returns_the_folder_on_rank_zero_onl
     from ganmods.callbacks.periodic import EveryNValidations
 
     cb = EveryNValidations(every_n_validations=2)
-    rank0 = SimpleNamespace(log_dir="logs", default_root_dir="root", global_rank=0)
+    rank0 = SimpleNamespace(log_dir="logs", default_root_dir="root", global_rank=0, fast_dev_run=False)
     assert [cb._due_log_dir(rank0) for _ in range(4)] == ["logs", None, "logs", None]
     other = EveryNValidations()
-    assert other._due_log_dir(SimpleNamespace(log_dir=None, default_root_dir="root", global_rank=1)) is None
-    assert other._due_log_dir(SimpleNamespace(log_dir=None, default_root_dir="root", global_rank=0)) == "root"
+    assert other._due_log_dir(SimpleNamespace(log_dir=None, default_root_dir="root", global_rank=1, fast_dev_run=False)) is None
+    assert other._due_log_dir(SimpleNamespace(log_dir=None, default_root_dir="root", global_rank=0, fast_dev_run=False)) == "root"
+    # fast_dev_run has no log folder: nothing is drawn into the working folder
+    assert other._due_log_dir(SimpleNamespace(log_dir=None, default_root_dir=".", global_rank=0, fast_dev_run=1)) is None
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -8,7 +8,20 @@ import lightning.pytorch as pl
 
 from ganmods.errors import check_positive_int
 
-__all__ = ["EveryNValidations"]
+__all__ = ["EveryNValidations", "log_step"]
+
+
+def log_step(trainer: pl.Trainer) -> int:
+    """Lightning's step axis now: the step its loggers give the values logged at this moment (the index of the
+    current training batch, across epochs), so images land beside the scalars logged with them.
+
+    Args:
+        trainer: The trainer.
+
+    Returns:
+        The step.
+    """
+    return int(trainer.fit_loop.epoch_loop.total_batch_idx)
 
 
 class EveryNValidations(pl.Callback):
@@ -34,8 +47,11 @@ class EveryNValidations(pl.Callback):
             trainer: The trainer.
 
         Returns:
-            The folder to write into (rank 0, due validation), else None.
+            The folder to write into (rank 0, due validation), else None (also under ``fast_dev_run``, which
+            has no log folder: nothing is written into the working folder).
         """
+        if trainer.fast_dev_run:
+            return None
         self._count += 1
         if (self._count - 1) % self.every_n_validations:
             return None

@@ -7,7 +7,7 @@ from typing import Optional
 
 import lightning.pytorch as pl
 
-from ganmods.callbacks.periodic import EveryNValidations
+from ganmods.callbacks.periodic import EveryNValidations, log_step
 from ganmods.errors import check_positive_int, invalid
 from ganmods.images import image_grid, write_png
 
@@ -21,8 +21,8 @@ class SampleGrid(EveryNValidations):
 
     The PNG goes to ``<trainer.log_dir or default_root_dir>/<dirname>/step_<generator step:07d>.png``.
     Loggers: those with ``log_image`` (``WandbLogger``) get the PNG's path, those whose ``experiment``
-    has ``add_image`` (``TensorBoardLogger``) get the ``uint8`` grid; the step is the module's
-    ``generator_steps``. Others are skipped. Only global rank 0 generates, writes and logs; every rank
+    has ``add_image`` (``TensorBoardLogger``) get the ``uint8`` grid, at Lightning's step (the axis of every
+    other logged value, :func:`~ganmods.callbacks.periodic.log_step`). Others are skipped. Only global rank 0 generates, writes and logs; every rank
     takes part in resolving ``trainer.log_dir`` (a collective under DDP).
 
     Non-image data is skipped without error (so one trainer configuration serves toy and image runs):
@@ -94,10 +94,11 @@ class SampleGrid(EveryNValidations):
         path = os.path.join(out_dir, f"step_{step:07d}.png")
         write_png(grid, path)
         self.last_path = path
+        axis = log_step(trainer) if trainer.loggers else 0  # Lightning's step axis (the file keeps the generator step)
         for logger in trainer.loggers:
             if hasattr(logger, "log_image"):
-                logger.log_image(key="samples", images=[path], step=step)
+                logger.log_image(key="samples", images=[path], step=axis)
                 continue
             experiment = getattr(logger, "experiment", None)
             if hasattr(experiment, "add_image"):
-                experiment.add_image("samples", grid, global_step=step, dataformats="CHW")
+                experiment.add_image("samples", grid, global_step=axis, dataformats="CHW")

@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional
 import lightning.pytorch as pl
 import torch
 
-from ganmods.callbacks.periodic import EveryNValidations
+from ganmods.callbacks.periodic import EveryNValidations, log_step
 from ganmods.errors import check_positive_int
 from ganmods.images import scatter_figure
 
@@ -47,7 +47,8 @@ class ToyPlot(EveryNValidations):
     """After every validation, save a PNG of samples over the data and the critic's contour (as in the
     WGAN-GP paper's toy figure) and send it to the loggers that take images.
 
-    PNGs go to ``<log_dir>/plots/step_<generator step>.png`` (or ``<default_root_dir>/plots`` without a
+    Loggers get the image at Lightning's step (the axis of every other logged value). PNGs go to
+    ``<log_dir>/plots/step_<generator step>.png`` (or ``<default_root_dir>/plots`` without a
     logger). Works with 2-D data only; on other data it does nothing.
 
     Args:
@@ -93,10 +94,11 @@ class ToyPlot(EveryNValidations):
         os.makedirs(out_dir, exist_ok=True)
         self.last_path = os.path.join(out_dir, f"step_{step:07d}.png")
         fig.savefig(self.last_path)
+        axis = log_step(trainer) if trainer.loggers else 0  # Lightning's step axis (the file keeps the generator step)
         for logger in trainer.loggers:
             experiment = getattr(logger, "experiment", None)
             if hasattr(logger, "log_image"):
-                logger.log_image(key="toy/samples", images=[self.last_path], step=step)
+                logger.log_image(key="toy/samples", images=[self.last_path], step=axis)
             elif hasattr(experiment, "add_figure"):
-                experiment.add_figure("toy/samples", fig, global_step=step, close=False)
+                experiment.add_figure("toy/samples", fig, global_step=axis, close=False)
         plt.close(fig)
