@@ -27,6 +27,7 @@ from ganmods.checkpoint_io import AtomicCheckpointIO
 from ganmods.data import GANDataModule
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
 from ganmods.module import GANModule
+from ganmods.preflight import check_ckpt_path, check_fit_config
 from ganmods.progress import GANProgressBar
 from ganmods.yaml_checks import check_config_args
 
@@ -339,6 +340,32 @@ class GANCLI(LightningCLI):
         kwargs["return_predictions"] = False
         return kwargs
 
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+        """LightningCLI's parsing, then every check that needs only the config (:mod:`ganmods.preflight`:
+        learning rates, schedulers, precision, accelerator, strategy, budgets, seeds, output folders), before the
+        seed is set or anything is built or written.
+
+        Args:
+            parser: The parser.
+            args: The command-line arguments.
+
+        Raises:
+            ConfigurationError: On a bad value (one line: the argument, what is allowed, what was given).
+        """
+        super().parse_arguments(parser, args)
+        sub = self.config.get("subcommand")
+        check_fit_config(self.config[sub] if sub else self.config)
+
+    def before_fit(self) -> None:
+        """Refuse a checkpoint written for data of another shape (known once the datamodule exists).
+
+        Raises:
+            ConfigurationError: Naming the checkpoint, its data shape and the data's.
+        """
+        path = self.config["fit"].get("ckpt_path")
+        if path is not None:
+            check_ckpt_path(str(path), self.config["fit"]["model"]["class_path"], self.datamodule.data_shape)
+
     def _parse_ckpt_path(self) -> None:
         """Refuse an unusable ``--ckpt_path`` as one line (and a missing one for ``test`` and ``predict``), then
         read the model's construction arguments from the checkpoint's hyperparameters into the config, under
@@ -359,7 +386,7 @@ class GANCLI(LightningCLI):
         if not path or path in ("last", "best", "hpc", "registry"):
             return
         class_path = self.config[sub]["model"]["class_path"]
-        _check_ckpt_path(str(path), class_path)
+        check_ckpt_path(str(path), class_path)
         checkpoint = torch.load(str(path), map_location="cpu", weights_only=True)
         hparams = checkpoint.get("hyper_parameters") or {}
         if hparams:
@@ -673,35 +700,6 @@ def main(args: Optional[list[str]] = None) -> int:
         print(f"ganmods: error: {cause}", file=sys.stderr)
         return 2
     return 0
-
-
-def _check_ckpt_path(path: str, model_class: str) -> None:
-    """``path`` must be a readable ganmods checkpoint of the configured model class."""
-    import os
-
-    import torch
-
-    from ganmods.spec import import_class
-
-    if not os.path.isfile(path):
-        raise ConfigurationError(f"ckpt_path must be an existing checkpoint file; got {path!r} (no such file).")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means an unusable file
-        raise ConfigurationError(f"ckpt_path must be a readable ganmods checkpoint; got {path!r}, which could not be "
-                                 f"read (truncated or corrupt?): {type(err).__name__}") from None
-    state = checkpoint.get("ganmods") if isinstance(checkpoint, dict) else None
-    written = state.get("class_path") if isinstance(state, dict) else None
-    if written is None:
-        raise ConfigurationError(f"ckpt_path must be a checkpoint written by ganmods; got {path!r}, which has no "
-                                 "ganmods model record.")
-    try:
-        same = import_class(written) is import_class(model_class)
-    except ImportError:
-        same = False
-    if not same:
-        raise ConfigurationError(f"ckpt_path must be a checkpoint of the configured model {model_class}; got {path!r}, "
-                                 f"written by {written} (resume with that model's config).")
 
 
 def _configuration_error(err: BaseException) -> Optional[ConfigurationError]:
