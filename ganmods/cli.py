@@ -393,6 +393,14 @@ class GANCLI(LightningCLI):
             model = {"class_path": class_path, "init_args": dict(hparams)}
             self.config = self.parser.parse_object({sub: {"model": model}}, self.config)
         explicit = explicit_model_args(self._argv)
+        for key in WEIGHT_SHAPING:  # resuming restores the weights: what shapes them cannot change
+            conflict = _first_conflict(explicit.get(key), hparams.get(key), f"model.init_args.{key}") \
+                if key in explicit and key in hparams else None
+            if conflict is not None:
+                name, given, recorded = conflict
+                raise ConfigurationError(
+                    f"{name} must equal the checkpoint's when resuming (its weights are restored; start a new run "
+                    f"to change it); got {given!r}, the checkpoint {str(path)!r} has {recorded!r}.")
         if explicit:
             current = self.config[sub]["model"].clone().as_dict()
             current["init_args"] = _deep_merge(current.get("init_args") or {}, explicit)
@@ -548,6 +556,26 @@ def resolve_config_args(argv: list[str]) -> list[str]:
         else:
             out.append(arg)
     return out
+
+
+#: Model arguments that shape the saved weights: a resumed run cannot change them.
+WEIGHT_SHAPING = ("generator", "discriminator", "latent_dim")
+
+
+def _first_conflict(given: Any, recorded: Any, name: str) -> Optional[tuple[str, Any, Any]]:
+    """The first value of ``given`` (nested, from the command line) that differs from ``recorded`` (the
+    checkpoint's), as ``(dotted name, given, recorded)``; None when every given value matches."""
+    if isinstance(given, dict) and isinstance(recorded, dict):
+        for key, value in given.items():
+            if key in recorded:
+                found = _first_conflict(value, recorded[key], f"{name}.{key}")
+                if found is not None:
+                    return found
+        return None
+    if isinstance(given, str) and isinstance(recorded, dict) and "class_path" in recorded:
+        same = given == recorded["class_path"] or recorded["class_path"].endswith(f".{given}")
+        return None if same else (name, given, recorded["class_path"])
+    return None if given == recorded else (name, given, recorded)
 
 
 def explicit_model_args(argv: Sequence[str]) -> dict[str, Any]:

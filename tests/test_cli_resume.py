@@ -74,3 +74,19 @@ def test_resume_with_a_smaller_budget_is_refused(tmp_path, capsys):
     assert err[-1] == (f"ganmods: error: max_generator_steps must be at least the 3 generator steps of the checkpoint "
                        f"{str(first)!r} when resuming (raise it to train further); got 2.")
     assert not (tmp_path / "less").exists()
+
+
+def test_resume_with_another_network_width_is_refused_and_the_same_width_accepted(tmp_path, capsys):
+    assert main(["fit", "-c", str(_config(tmp_path, "first", 2))]) == 0
+    first = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    wider = ["fit", "-c", str(_config(tmp_path, "wider", 2)), "--ckpt_path", str(first),
+             "--model.init_args.generator.init_args.hidden=32"]
+    assert main(wider) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "ganmods: error: model.init_args.generator.init_args.hidden must equal the checkpoint's when resuming (its "
+        f"weights are restored; start a new run to change it); got 32, the checkpoint {str(first)!r} has 16.")
+    assert not (tmp_path / "wider").exists()
+    same = ["fit", "-c", str(_config(tmp_path, "same", 2)), "--ckpt_path", str(first),
+            "--model.init_args.generator.init_args.hidden=16", "--model.init_args.max_generator_steps=3"]
+    assert main(same) == 0
+    assert _last(tmp_path, "same")["ganmods"]["counters"]["generator_steps"] == 3
