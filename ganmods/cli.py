@@ -23,6 +23,7 @@ from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCL
 from lightning.pytorch.loggers import WandbLogger
 
 from ganmods.callbacks import GANCheckpoint, HealthMonitor
+from ganmods.config_files import CONFIG_DIR, config_path, shipped_configs
 from ganmods.checkpoint_io import AtomicCheckpointIO
 from ganmods.data import GANDataModule
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
@@ -34,8 +35,6 @@ from ganmods.yaml_checks import check_config_args
 __all__ = ["COMMANDS", "CONFIG_DIR", "GANArgumentParser", "GANCLI", "GANSaveConfig", "GANTrainer", "REGISTRIES",
            "SampleWriter", "config_path", "main", "registries", "with_atomic_checkpoint_io"]
 
-#: The folder of the shipped configs (package data; ``configs/`` in a clone points to it).
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 
 #: The commands of ``ganmods`` with one line each (``ganmods --help``).
 COMMANDS = {
@@ -495,41 +494,6 @@ def with_atomic_checkpoint_io(plugins: Any) -> list[Any]:
     if not any(isinstance(p, CheckpointIO) for p in given):
         given.append(AtomicCheckpointIO())
     return given
-
-
-def config_path(name: str) -> str:
-    """A config file by path or by the short name of a shipped config.
-
-    Args:
-        name: A path, or a shipped config's name relative to :data:`CONFIG_DIR`, with or without ``.yaml`` and
-            with or without a leading ``configs/`` (``toy/sgan``, ``configs/toy/sgan.yaml``).
-
-    Returns:
-        ``name`` when it is a file; else the shipped config's path when one matches; else ``name`` unchanged
-        (the parser then reports the missing file).
-    """
-    if os.path.isfile(name) or os.path.isabs(name):
-        return name
-    rel = name[len("configs/"):] if name.replace(os.sep, "/").startswith("configs/") else name
-    for candidate in (rel, rel + ".yaml"):
-        path = os.path.join(CONFIG_DIR, candidate)
-        if os.path.isfile(path):
-            return path
-    return name
-
-
-def shipped_configs() -> list[str]:
-    """The short names of the shipped configs (``toy/sgan``, ``compare/ring8``, ...).
-
-    Returns:
-        The sorted names.
-    """
-    names = []
-    for root, _, files in os.walk(CONFIG_DIR):
-        for f in files:
-            if f.endswith(".yaml"):
-                names.append(os.path.relpath(os.path.join(root, f[: -len(".yaml")]), CONFIG_DIR).replace(os.sep, "/"))
-    return sorted(names)
 
 
 def resolve_config_args(argv: list[str]) -> list[str]:

@@ -386,3 +386,29 @@ def test_parallel_runs_match_the_in_process_runs(tiny, tmp_path):
         assert par["final"] == pytest.approx(seq["final"], nan_ok=True) and par["batch_digest"] == seq["batch_digest"]
         assert par["threads"] == max(1, (os.cpu_count() or 1) // 2)
     shutil.rmtree(tmp_path / "par")
+
+
+def test_budget_units_live_in_one_place():
+    from ganmods.compare.budget import Budget
+
+    assert Budget("generator_steps", 5).max_generator_steps == 5 and Budget("generator_steps", 5).checked_per_step
+    for unit, value in (("images", 640), ("seconds", 2.5)):
+        assert Budget(unit, value).max_generator_steps is None and not Budget(unit, value).checked_per_step
+
+
+def test_shipped_comparisons_resolve_their_variants_from_any_folder(tmp_path, monkeypatch):
+    from ganmods.compare.config import load_comparison
+    from ganmods.config_files import config_path
+
+    monkeypatch.chdir(tmp_path)  # no configs/ here: the variant files are found among the shipped configs
+    comparison = load_comparison("compare/ring8")
+    assert {"sgan", "wgan_gp", "rasgan"} <= {v.name for v in comparison.variants}
+    own = tmp_path / "mine"
+    own.mkdir()
+    (own / "variant.yaml").write_text("model:\n  class_path: ganmods.SGAN\n  init_args: {n_critic: 2}\n")
+    with open(config_path("compare/ring8")) as fh:
+        config = yaml.safe_load(fh)
+    config["variants"] = {"mine": "variant.yaml"}  # beside the comparison file, not in the working folder
+    (own / "cmp.yaml").write_text(yaml.safe_dump(config))
+    (mine,) = load_comparison(str(own / "cmp.yaml")).variants
+    assert mine.config["model"]["init_args"]["n_critic"] == 2

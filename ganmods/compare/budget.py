@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import lightning.pytorch as pl
 
@@ -76,6 +76,27 @@ class Budget:
     def reproducible(self) -> bool:
         """False for a seconds budget (where a run stops depends on the machine and its load)."""
         return self.unit != "seconds"
+
+    @property
+    def max_generator_steps(self) -> Optional[int]:
+        """What the runs' ``max_generator_steps`` is set to: the budget in generator steps, else None (then
+        :class:`BudgetStop` stops the runs).
+
+        Returns:
+            The step budget, or None.
+        """
+        return int(self.value) if self.unit == "generator_steps" else None
+
+    @property
+    def checked_per_step(self) -> bool:
+        """True when the module itself stops at the budget (a generator-step budget, checked after every critic
+        step, so several critic steps may share a Lightning batch); False when the budget is checked between
+        Lightning batches (images, seconds).
+
+        Returns:
+            Whether grouped critic steps (``steps_per_batch`` > 1) keep the budget exact.
+        """
+        return self.unit == "generator_steps"
 
     def describe(self) -> str:
         """The budget in words, e.g. ``"640000 images"``.

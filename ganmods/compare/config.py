@@ -27,8 +27,9 @@ Each run's ``ganmods fit`` config is merged, later winning: ``shared`` < the var
 section (a variant *is* its model lines; the file's data, trainer and seed are not used: the comparison
 owns them) < the comparison-wide ``overrides`` < the variant's overrides < the per-run settings
 (``seed_everything`` and ``data.seed`` = the seed, the budget, the run's folder and logger names). The
-comparison-wide overrides also apply to ``shared`` itself, so they count as shared. Paths are relative to
-the working directory.
+comparison-wide overrides also apply to ``shared`` itself, so they count as shared. A variant's config path is
+looked up relative to the comparison config's folder, then the working directory, then among the shipped
+configs (so the shipped comparisons run from any folder, and after ``pip install``).
 
 The budget replaces every variant's ``max_generator_steps``. Overrides may not set what the comparison
 owns (seeds, budget, logger, trainer stopping rules); ``shared.trainer`` may not set stopping rules either.
@@ -49,6 +50,7 @@ import yaml
 
 from ganmods.compare.budget import Budget
 from ganmods.compare.merge import apply_override, deep_merge, get_path, parse_override
+from ganmods.config_files import config_path
 from ganmods.errors import ConfigurationError, invalid
 from ganmods.yaml_checks import check_no_duplicate_keys
 
@@ -253,7 +255,19 @@ def _apply(config: dict[str, Any], overrides: list[tuple[list[str], Any]]) -> No
             apply_override(config, parts, value)
 
 
-def _variant(name: str, spec: Any, shared: dict[str, Any], common: list[tuple[list[str], Any]]) -> Variant:
+def _variant_file(path: str, base_dir: str) -> str:
+    """Where a variant's config file is: relative to the comparison config's folder, else to the working folder,
+    else a shipped config of that name (``configs/toy/sgan.yaml``, ``toy/sgan``)."""
+    if os.path.isabs(path):
+        return path
+    beside = os.path.join(base_dir, path)
+    if os.path.isfile(beside):
+        return beside
+    return path if os.path.isfile(path) else config_path(path)
+
+
+def _variant(name: str, spec: Any, shared: dict[str, Any], common: list[tuple[list[str], Any]],
+             base_dir: str = ".") -> Variant:
     where = f"variants.{name}"
     path: Optional[str] = None
     overrides: Any = []
@@ -271,7 +285,7 @@ def _variant(name: str, spec: Any, shared: dict[str, Any], common: list[tuple[li
     own = _overrides(overrides, where)
     config = copy.deepcopy(shared)
     if path is not None:
-        loaded = _read_yaml(path, f"{where} (variant config)")
+        loaded = _read_yaml(_variant_file(path, base_dir), f"{where} (variant config)")
         if not isinstance(loaded, dict) or not isinstance(loaded.get("model"), dict):
             raise invalid(f"{where} (variant config)", "a `ganmods fit` config with a model section", path)
         config["model"] = deep_merge(config["model"], loaded["model"], ("model",))
@@ -325,6 +339,7 @@ def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Opti
             in the config), an override of what the comparison owns (or a comparison-wide override of the
             model class), or stopping rules in the trainer.
     """
+    path = config_path(path)
     raw = _read_yaml(path, "config")
     if not isinstance(raw, dict):
         raise invalid("config", "a mapping (a comparison config)", path)
@@ -352,7 +367,7 @@ def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Opti
     common = _overrides(raw.get("overrides") or [], "overrides", common=True)
     _apply(shared, common)
     grouping = shared["data"].get("steps_per_batch", 1)
-    if grouping != 1 and budget.unit != "generator_steps":
+    if grouping != 1 and not budget.checked_per_step:
         raise invalid("shared.data.steps_per_batch", f"1 under a budget in {budget.unit} (that budget is checked "
                       "between Lightning batches, so a group of critic steps could overshoot it)", grouping)
     specs = _variant_specs(raw["variants"])
@@ -362,7 +377,7 @@ def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Opti
             if v not in known:
                 raise invalid("variants", f"names of variants in {path} ({known})", v)
         specs = [(v, dict(specs)[v]) for v in dict.fromkeys(variants)]
-    built = tuple(_variant(n, s, shared, common) for n, s in specs)
+    built = tuple(_variant(n, s, shared, common, os.path.dirname(os.path.abspath(path))) for n, s in specs)
     description = raw.get("description") or ""
     if not isinstance(description, str):
         raise invalid("description", "text", description)

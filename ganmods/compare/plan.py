@@ -133,7 +133,7 @@ def run_config(comparison: Comparison, variant: Variant, seed: int, out_dir: str
     config["seed_everything"] = seed
     config["data"]["seed"] = seed
     init = config["model"].setdefault("init_args", {})
-    init["max_generator_steps"] = comparison.budget.value if comparison.budget.unit == "generator_steps" else None
+    init["max_generator_steps"] = comparison.budget.max_generator_steps
     trainer = config["trainer"]
     trainer["logger"] = _loggers(trainer.get("logger"), comparison.name, variant.name, seed, runs_root, run_dir)
     trainer["default_root_dir"] = run_dir

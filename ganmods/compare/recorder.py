@@ -26,6 +26,7 @@ from typing import Any, Callable, Optional
 
 import lightning.pytorch as pl
 
+from ganmods.callbacks.periodic import log_step
 from ganmods.compare.budget import Budget, BudgetStop
 
 __all__ = ["RunRecorder", "atomic_write", "stream_fingerprint"]
@@ -217,7 +218,7 @@ class RunRecorder(pl.Callback):
         first = self._first_step if self._first_step is not None else self.final_counters["critic_steps"]
         self.batch_hashes = [stream_fingerprint(datamodule, trainer.global_rank, k)
                              for k in range(first, self.final_counters["critic_steps"])]
-        step = trainer.fit_loop.epoch_loop.total_batch_idx  # the step axis of the last values logged in training
+        step = log_step(trainer)  # Lightning's step axis: beside the last values logged in training
         for logger in trainer.loggers:
             logger.log_metrics(values, step=step)
             logger.save()
