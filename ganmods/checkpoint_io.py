@@ -21,6 +21,8 @@ import torch
 from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from ganmods.errors import find_cause
+
 __all__ = ["AtomicCheckpointIO", "AtomicWriteError", "atomic_directory", "atomic_path", "atomic_write",
            "fsync_directory", "temporary_sibling"]
 
@@ -84,14 +86,7 @@ class AtomicWriteError(OSError):
 
 def _os_error(err: BaseException) -> Optional[OSError]:
     """The OSError in ``err``'s chain (a serialiser may report a failed write as another error)."""
-    seen: set[int] = set()
-    current: Optional[BaseException] = err
-    while current is not None and id(current) not in seen:
-        if isinstance(current, OSError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+    return find_cause(err, OSError)
 
 
 def _failure(err: Exception, path: str, what: str) -> Exception:

@@ -26,7 +26,7 @@ from ganmods.callbacks import GANCheckpoint, HealthMonitor
 from ganmods.config_files import CONFIG_DIR, config_path, shipped_configs
 from ganmods.checkpoint_io import AtomicCheckpointIO
 from ganmods.data import GANDataModule
-from ganmods.errors import ConfigurationError, check_positive_int, invalid
+from ganmods.errors import ConfigurationError, check_positive_int, find_cause, invalid
 from ganmods.module import GANModule
 from ganmods.preflight import check_ckpt_path, check_fit_config
 from ganmods.progress import GANProgressBar
@@ -696,11 +696,4 @@ def main(args: Optional[list[str]] = None) -> int:
 
 def _configuration_error(err: BaseException) -> Optional[ConfigurationError]:
     """The ConfigurationError behind ``err`` (the config parser wraps errors raised while instantiating)."""
-    seen: set[int] = set()
-    current: Optional[BaseException] = err
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ConfigurationError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+    return find_cause(err, ConfigurationError)

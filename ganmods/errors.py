@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional, TypeVar
+
+_E = TypeVar("_E", bound=BaseException)
 
 
 class ConfigurationError(ValueError):
@@ -62,3 +64,34 @@ def check_non_negative(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < float("inf")):
         raise invalid(name, "a finite number >= 0", value)
     return float(value)
+
+
+def find_cause(err: BaseException, kind: type[_E]) -> Optional[_E]:
+    """The first exception of type ``kind`` in ``err``'s chain (``err`` itself, its cause, its context, ...):
+    parsers and serialisers often wrap the error that says what went wrong.
+
+    Args:
+        err: The exception caught.
+        kind: The exception type looked for.
+
+    Returns:
+        That exception, or None when the chain holds none.
+
+    Example:
+        >>> try:
+        ...     try:
+        ...         raise ConfigurationError("n must be > 0; got 0.")
+        ...     except ConfigurationError as inner:
+        ...         raise RuntimeError("while building") from inner
+        ... except RuntimeError as outer:
+        ...     str(find_cause(outer, ConfigurationError))
+        'n must be > 0; got 0.'
+    """
+    seen: set[int] = set()
+    current: Optional[BaseException] = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

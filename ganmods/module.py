@@ -484,17 +484,9 @@ class GANModule(Recorded, pl.LightningModule):
         real_logits = critic_logits(self.discriminator(real_in))
         fake_logits = critic_logits(self.discriminator(fake_in))
         d_adv = self.loss.discriminator_loss(real_logits, fake_logits)
-        d_total = d_adv
         watched = {"critic loss": d_adv}
-        for reg in self.regularizers:
-            if not reg.due(self.critic_steps):
-                continue
-            out = reg.penalty(self.discriminator, real_in, fake_in)
-            if out is not None:
-                term, logs = out
-                d_total = d_total + term * reg.every
-                watched[f"penalty {reg.name}"] = term
-                self._latest.update({f"train/{k}": v for k, v in logs.items()})
+        d_total = self._add_penalties(d_adv, watched, "penalty", self.critic_steps,
+                                      lambda reg: reg.penalty(self.discriminator, real_in, fake_in))
         if self.stop_on_nonfinite:
             accumulate(self._nonfinite, watched)
         opt_d.zero_grad()
@@ -544,17 +536,9 @@ class GANModule(Recorded, pl.LightningModule):
                 with torch.no_grad():
                     real_logits = critic_logits(self.discriminator(self._critic_inputs(real)))
             g_loss = self.loss.generator_loss(fake_logits, real_logits)
-            g_total = g_loss
             watched = {"generator loss": g_loss}
-            for reg in self.regularizers:
-                if not reg.due(self.generator_steps):
-                    continue
-                out = reg.generator_penalty(self.discriminator, fake, z)
-                if out is not None:
-                    term, logs = out
-                    g_total = g_total + term * reg.every
-                    watched[f"generator penalty {reg.name}"] = term
-                    self._latest.update({f"train/{k}": v for k, v in logs.items()})
+            g_total = self._add_penalties(g_loss, watched, "generator penalty", self.generator_steps,
+                                          lambda reg: reg.generator_penalty(self.discriminator, fake, z))
             if self.stop_on_nonfinite:
                 accumulate(self._nonfinite, watched)
             opt_g.zero_grad()
@@ -571,6 +555,21 @@ class GANModule(Recorded, pl.LightningModule):
             self.ema_generator.update_parameters(self.generator)
         self.generator_steps += 1
         self._latest["train/g_loss"] = g_loss.detach()
+
+    def _add_penalties(self, loss: Tensor, watched: dict[str, Tensor], label: str, step: int,
+                       penalty_of: Callable[[Regularizer], Any]) -> Tensor:
+        """``loss`` plus every due regularizer's term (lazy ones weighted by their interval ``every``); the terms
+        join ``watched`` (the non-finite check) and their logs the latest training values."""
+        for reg in self.regularizers:
+            if not reg.due(step):
+                continue
+            out = penalty_of(reg)
+            if out is not None:
+                term, logs = out
+                loss = loss + term * reg.every
+                watched[f"{label} {reg.name}"] = term
+                self._latest.update({f"train/{k}": v for k, v in logs.items()})
+        return loss
 
     def _schedulers(self) -> tuple[Any, Any]:
         scheds = self.lr_schedulers()

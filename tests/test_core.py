@@ -159,3 +159,51 @@ def test_listener_must_be_callable():
         assert "listener must be a callable" in str(err)
     else:  # pragma: no cover
         raise AssertionError("a non-callable listener was accepted")
+
+
+def test_find_cause_walks_the_exception_chain():
+    from ganmods.errors import ConfigurationError, find_cause
+
+    try:
+        try:
+            raise ConfigurationError("n must be an integer >= 1; got 0.")
+        except ConfigurationError as inner:
+            raise RuntimeError("while parsing") from inner
+    except RuntimeError as outer:
+        assert str(find_cause(outer, ConfigurationError)) == "n must be an integer >= 1; got 0."
+        assert find_cause(outer, OSError) is None
+        assert find_cause(outer, RuntimeError) is outer
+
+
+class _CountingRegularizer(ganmods.regularizers.Regularizer):
+    """A constant critic term and a generator-side term, both lazy; records when and how they are called."""
+
+    name = "counting"
+
+    def __init__(self, every: int = 1, value: float = 0.25) -> None:
+        super().__init__(every=every)
+        self.value, self.critic_calls, self.generator_calls, self.frozen = value, 0, 0, []
+
+    def penalty(self, critic, real, fake):
+        self.critic_calls += 1
+        return torch.tensor(self.value), {"counting/term": torch.tensor(self.value)}
+
+    def generator_penalty(self, critic, fake, latents):
+        self.generator_calls += 1
+        self.frozen.append(not any(p.requires_grad for p in critic.parameters()))
+        return fake.float().pow(2).mean() * 0.0 + self.value, {}
+
+
+def test_lazy_regularizers_run_every_k_steps_weighted_by_k_on_both_sides(tmp_path):
+    torch.manual_seed(0)
+    reg = _CountingRegularizer(every=3)
+    model = SGAN(**tiny_nets(), regularizers=[reg], max_generator_steps=7)
+    seen: list[dict] = []
+    model.add_listener(lambda values, module: seen.append({k: float(v) for k, v in values.items()}))
+    fast_trainer(tmp_path, log_every_n_steps=1).fit(model, datamodule=GANDataModule("ring8", batch_size=16,
+                                                                                     batches_per_epoch=7))
+    assert reg.critic_calls == 3 and reg.generator_calls == 3  # critic and generator steps 0, 3, 6 of 7
+    assert all(reg.frozen)  # the generator-side term sees a frozen critic
+    # the critic's total is its adversarial loss plus 3 x the term on due steps, the loss alone otherwise
+    extra = [round(v["train/d_loss"] - v["train/d_adv"], 5) for v in seen]
+    assert extra == [0.75, 0.0, 0.0, 0.75, 0.0, 0.0, 0.75]
