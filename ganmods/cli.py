@@ -240,6 +240,7 @@ class GANCLI(LightningCLI):
         given = sys.argv[1:] if args is None else args
         check_config_args(given)
         self._argv = [str(a) for a in given] if isinstance(given, (list, tuple)) else []
+        self._resume_conflict: Optional[ConfigurationError] = None
         try:
             super().__init__(
                 GANModule,
@@ -364,6 +365,23 @@ class GANCLI(LightningCLI):
         path = self.config["fit"].get("ckpt_path")
         if path is not None:
             check_ckpt_path(str(path), self.config["fit"]["model"]["class_path"], self.datamodule.data_shape)
+        self._refuse_resume_conflict()
+
+    def _refuse_resume_conflict(self) -> None:
+        if self._resume_conflict is not None:
+            raise self._resume_conflict
+
+    def before_validate(self) -> None:
+        """Refuse a command-line change to the networks of the checkpoint given (see :meth:`_parse_ckpt_path`)."""
+        self._refuse_resume_conflict()
+
+    def before_test(self) -> None:
+        """Refuse a command-line change to the networks of the checkpoint given (see :meth:`_parse_ckpt_path`)."""
+        self._refuse_resume_conflict()
+
+    def before_predict(self) -> None:
+        """Refuse a command-line change to the networks of the checkpoint given (see :meth:`_parse_ckpt_path`)."""
+        self._refuse_resume_conflict()
 
     def _parse_ckpt_path(self) -> None:
         """Refuse an unusable ``--ckpt_path`` as one line (and a missing one for ``test`` and ``predict``), then
@@ -395,9 +413,10 @@ class GANCLI(LightningCLI):
         for key in WEIGHT_SHAPING:  # resuming restores the weights: what shapes them cannot change
             conflict = _first_conflict(explicit.get(key), hparams.get(key), f"model.init_args.{key}") \
                 if key in explicit and key in hparams else None
-            if conflict is not None:
+            if conflict is not None and self._resume_conflict is None:
                 name, given, recorded = conflict
-                raise ConfigurationError(
+                # raised once the datamodule exists, after the data-shape check (the more telling message)
+                self._resume_conflict = ConfigurationError(
                     f"{name} must equal the checkpoint's when resuming (its weights are restored; start a new run "
                     f"to change it); got {given!r}, the checkpoint {str(path)!r} has {recorded!r}.")
         if explicit:
