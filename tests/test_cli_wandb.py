@@ -48,3 +48,6 @@ def test_runs_sharing_a_save_dir_keep_their_own_files(offline, tmp_path):
         for needle in (b"ganmods.SGAN", b"non_saturating", b"torch.optim.Adam", b"batch_size", b"seed_everything",
                        b"max_epochs", b"ring8", b"variant"):
             assert needle in data, needle
+        # the charts' x-axis: every train/val/health chart is defined against the images seen (define_metric)
+        for needle in (b"train/*", b"val/*", b"health/*", b"counters/images_seen"):
+            assert needle in data, needle
