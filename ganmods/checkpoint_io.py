@@ -132,25 +132,13 @@ def atomic_write(path: PathLike, mode: str = "wb", what: str = "file") -> Iterat
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w'; got {mode!r}.")
-    path = os.path.abspath(os.fspath(path))
-    tmp = temporary_sibling(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    f = _fdopen(fd, mode, **({"encoding": "utf-8", "newline": ""} if mode == "w" else {}))
-    try:
+    with atomic_path(path, what) as tmp:  # the temporary file, the fsync, the rename and the clean-up
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        f = _fdopen(fd, mode, **({"encoding": "utf-8", "newline": ""} if mode == "w" else {}))
         try:
             yield f
-            f.flush()
-            os.fsync(f.fileno())
         finally:
             f.close()
-        os.replace(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, Exception):
-            raise _failure(err, path, what) from err
-        raise
-    fsync_directory(os.path.dirname(path))
 
 
 @contextlib.contextmanager
