@@ -46,6 +46,5 @@ def first_nonfinite(values: Mapping[str, Tensor]) -> Optional[str]:
     """
     if not values:
         return None
-    reduced = torch.stack([v.detach().float().abs().sum().reshape(()) for v in values.values()])
-    finite = torch.isfinite(reduced).tolist()
+    finite = torch.stack([torch.isfinite(v.detach()).all() for v in values.values()]).tolist()
     return next((name for name, ok in zip(values, finite) if not ok), None)

@@ -33,6 +33,7 @@ class Recorded:
             elif param.kind is inspect.Parameter.VAR_POSITIONAL and name in arguments:
                 if arguments.pop(name):  # positional extras cannot be replayed by name
                     return obj
+        # set before the class's own __init__ runs: for an nn.Module, nn.Module.__setattr__ would fail that early
         object.__setattr__(obj, "_init_record", (f"{cls.__module__}.{cls.__qualname__}", arguments))
         return obj
 

@@ -13,6 +13,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from ganmods.checkpoint_io import AtomicCheckpointIO
 from ganmods.errors import invalid
+from ganmods.finite import first_nonfinite
 
 __all__ = ["GANCheckpoint", "main_metric", "nonfinite_message"]
 
@@ -65,10 +66,9 @@ def nonfinite_message(filepath: str, step: int, entry: Optional[str], earlier: b
 
 
 def _nonfinite_entry(pl_module: pl.LightningModule) -> Optional[str]:
-    for name, tensor in pl_module.state_dict().items():
-        if torch.is_tensor(tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            return name
-    return None
+    # one read from the device for the whole state, not one per entry
+    return first_nonfinite({name: tensor for name, tensor in pl_module.state_dict().items()
+                            if torch.is_tensor(tensor) and tensor.is_floating_point()})
 
 
 class GANCheckpoint(ModelCheckpoint):
