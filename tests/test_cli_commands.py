@@ -15,23 +15,17 @@ import torch
 import ganmods
 from ganmods.cli import CONFIG_DIR, COMMANDS, GANCLI, config_path, explicit_model_args, main, registries
 from ganmods.progress import GANProgressBar, human_count, progress_values
+from tests.test_cli import _tiny
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def tiny(tmp_path, name: str = "run", steps: int = 3, bar: bool = False) -> list[str]:
-    return [
-        f"--model.init_args.max_generator_steps={steps}",
-        "--model.init_args.generator.init_args.hidden=8",
-        "--model.init_args.discriminator.init_args.hidden=8",
-        "--data.batch_size=16",
-        "--data.batches_per_epoch=10",
-        "--data.eval_samples=200",
-        "--data.val_size=64",
-        f"--trainer.logger.init_args.save_dir={tmp_path}",
-        f"--trainer.logger.init_args.name={name}",
-        f"--trainer.enable_progress_bar={'true' if bar else 'false'}",
-    ]
+    """test_cli's tiny run, with a budget of ``steps`` and the progress bar on or off."""
+    args = [a for a in _tiny(tmp_path, name) if not a.startswith(("--model.init_args.max_generator_steps=",
+                                                                   "--trainer.enable_progress_bar="))]
+    return [f"--model.init_args.max_generator_steps={steps}", *args,
+            f"--trainer.enable_progress_bar={'true' if bar else 'false'}"]
 
 
 @pytest.fixture(scope="module")
