@@ -11,9 +11,10 @@ validation, sampling and prediction, checkpoints. The formulas the loop evaluate
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional, Union
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, Optional, Union
 
 import lightning.pytorch as pl
 import torch
@@ -26,6 +27,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ganmods.data.stream import CriticBatches
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
 from ganmods.finite import accumulate, first_nonfinite
+from ganmods.game import Game
 from ganmods.losses import AdversarialLoss, get_loss
 from ganmods.precision import SkippedSteps, direct_backward_ok, grad_scaler_of
 from ganmods.randomness import restore_rng, rng_record, seed_step
@@ -67,6 +69,20 @@ def critic_logits(out: Tensor) -> Tensor:
 def _grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
     grads = [p.grad.detach() for p in params if p.grad is not None]
     return torch.nn.utils.get_total_norm(grads).float() if grads else torch.tensor(0.0)
+
+
+def _summed(outs: list[Any]) -> Optional[tuple[Tensor, dict[str, Tensor]]]:
+    """One regularizer's terms over the games of a step: the sum of the terms, the logs averaged over the games
+    that gave them (one game: its own output unchanged)."""
+    outs = [out for out in outs if out is not None]
+    if not outs:
+        return None
+    if len(outs) == 1:
+        return outs[0]
+    term = torch.stack([out[0] for out in outs]).sum()
+    keys = {k for out in outs for k in out[1]}
+    logs = {k: torch.stack([out[1][k] for out in outs if k in out[1]]).mean() for k in keys}
+    return term, logs
 
 
 def _is_spec(value: Any) -> bool:
@@ -118,7 +134,12 @@ class GANModule(Recorded, pl.LightningModule):
         scheduler_d: LR scheduler factory for the critic, stepped after every critic step.
         max_generator_steps: Training budget in generator steps; training stops when it is reached.
         ema_decay: If set, keep an exponential moving average of the generator (``AveragedModel``,
-            buffers included) updated once per generator step; sampling and metrics use it.
+            buffers included) updated once per generator step; sampling and metrics use it. Its horizon in
+            images depends on ``n_critic`` and the batch size; ``ema_half_life_images`` does not.
+        ema_half_life_images: If set (instead of ``ema_decay``), keep the EMA with a half-life counted in real
+            images shown to the critic (StyleGAN2-ADA's ``ema_kimg``): each generator step decays the average
+            by ``0.5 ** (images / half_life)``, ``images`` being those shown since the previous generator step,
+            so every variant averages over the same share of an images budget whatever its ``n_critic``.
         warmup_n_critic: If set, use this many critic steps per generator step during the first
             ``warmup_generator_steps`` generator steps and every ``warmup_every``-th one (the WGAN
             reference code uses 100, 25 and 500).
@@ -170,6 +191,7 @@ class GANModule(Recorded, pl.LightningModule):
         scheduler_d: Optional[LRSchedulerCallable] = None,
         max_generator_steps: Optional[int] = None,
         ema_decay: Optional[float] = None,
+        ema_half_life_images: Optional[float] = None,
         warmup_n_critic: Optional[int] = None,
         warmup_generator_steps: int = 25,
         warmup_every: int = 500,
@@ -223,12 +245,24 @@ class GANModule(Recorded, pl.LightningModule):
             isinstance(ema_decay, bool) or not isinstance(ema_decay, (int, float)) or not 0.0 <= ema_decay < 1.0
         ):
             raise invalid("ema_decay", "a number in [0, 1) or null", ema_decay)
-        self.ema_generator: Optional[AveragedModel] = None
-        if ema_decay is not None:
-            self.ema_generator = AveragedModel(
-                generator, multi_avg_fn=get_ema_multi_avg_fn(float(ema_decay)), use_buffers=True
+        if ema_half_life_images is not None and (
+            isinstance(ema_half_life_images, bool) or not isinstance(ema_half_life_images, (int, float))
+            or not 0.0 < ema_half_life_images < float("inf")
+        ):
+            raise invalid("ema_half_life_images", "a positive number of images or null", ema_half_life_images)
+        if ema_decay is not None and ema_half_life_images is not None:
+            raise ConfigurationError(
+                "ema_decay and ema_half_life_images must not both be set (one EMA horizon: per generator step "
+                f"or in images); got ema_decay={ema_decay!r}, ema_half_life_images={ema_half_life_images!r}."
             )
+        self.ema_decay = None if ema_decay is None else float(ema_decay)
+        self.ema_half_life_images = None if ema_half_life_images is None else float(ema_half_life_images)
+        self.ema_generator: Optional[AveragedModel] = None
+        if ema_decay is not None or ema_half_life_images is not None:
+            decay = self.ema_decay if self.ema_decay is not None else 0.0  # with a half-life: set by update_ema
+            self.ema_generator = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
             self.ema_generator.requires_grad_(False)
+        self._raw_sampling = False
         self.warmup_n_critic = None if warmup_n_critic is None else check_positive_int("warmup_n_critic", warmup_n_critic)
         self.warmup_generator_steps = check_positive_int("warmup_generator_steps", warmup_generator_steps, 0)
         self.warmup_every = check_positive_int("warmup_every", warmup_every, 0)
@@ -355,10 +389,11 @@ class GANModule(Recorded, pl.LightningModule):
             ``[opt_g, opt_d]`` or ``([opt_g, opt_d], [schedulers])``.
         """
         opts = []
-        for factory, net in ((self.optimizer_g, self.generator), (self.optimizer_d, self.discriminator)):
+        for factory, params in ((self.optimizer_g, self.generator_parameters()),
+                                (self.optimizer_d, self.discriminator.parameters())):
             if factory is None:
                 factory = _factory("default_optimizer", self.default_optimizer)
-            opts.append(factory(net.parameters()))
+            opts.append(factory(params))
         scheds = [
             {"scheduler": f(opt), "interval": "step"} for f, opt in ((self.scheduler_g, opts[0]), (self.scheduler_d, opts[1])) if f
         ]
@@ -466,6 +501,45 @@ class GANModule(Recorded, pl.LightningModule):
             return trainer.should_stop
         return (trainer.fit_loop.epoch_loop.total_batch_idx + 1) % trainer.log_every_n_steps == 0 or trainer.should_stop
 
+    def generator_parameters(self) -> Iterable[nn.Parameter]:
+        """The parameters the generator's optimizer trains (and whose gradient norm is logged).
+
+        Returns:
+            The generator's parameters; a subclass with more networks on the generator's side (BiGAN's
+            encoder, CycleGAN's second generator) adds theirs.
+        """
+        return self.generator.parameters()
+
+    def critic_games(self, real: Tensor) -> list[Game]:
+        """The games of a critic step: each critic with its real and fake inputs, the fakes built without
+        gradients. The loop sums the loss's critic terms and every regularizer's penalty over them.
+
+        Args:
+            real: The real batch of this critic step.
+
+        Returns:
+            One :class:`~ganmods.game.Game`: the critic on the (transformed) real batch against ``G(z)``.
+        """
+        with torch.no_grad():
+            fake = self.generator(self.sample_latent(real.shape[0]))
+        return [Game(self.discriminator, self._critic_inputs(real), self._critic_inputs(fake))]
+
+    def generator_games(self, real: Tensor) -> tuple[list[Game], dict[str, Tensor]]:
+        """The games of a generator step (fakes carrying the generator's graph) and further generator loss
+        terms (already weighted; logged as ``train/<name>``), e.g. a cycle-consistency loss.
+
+        Args:
+            real: The real batch of the critic step just taken.
+
+        Returns:
+            ``(games, terms)``: here one game, ``G(z)`` against the real batch (transformed only when the loss
+            reads real logits), and no further term.
+        """
+        z = self.sample_latent(real.shape[0])
+        fake = self.generator(z)
+        real_in = self._critic_inputs(real) if self.loss.needs_real_logits else real
+        return [Game(self.discriminator, real_in, self._critic_inputs(fake), generated=fake, inputs=z)], {}
+
     def critic_step(self, real: Tensor) -> None:
         """One critic step on the real batch ``real``; then :meth:`generator_step` if ``n_critic`` critic
         steps have passed. Called by :meth:`training_step` once per real batch.
@@ -478,15 +552,17 @@ class GANModule(Recorded, pl.LightningModule):
         n = real.shape[0]
         grad_now = self.grad_norm_interval > 0 and (self.generator_steps + 1) % self.grad_norm_interval == 0
 
-        with torch.no_grad():
-            fake = self.generator(self.sample_latent(n))
-        real_in, fake_in = self._critic_inputs(real), self._critic_inputs(fake)
-        real_logits = critic_logits(self.discriminator(real_in))
-        fake_logits = critic_logits(self.discriminator(fake_in))
-        d_adv = self.loss.discriminator_loss(real_logits, fake_logits)
+        games = self.critic_games(real)
+        d_adv: Optional[Tensor] = None
+        for game in games:
+            real_logits = critic_logits(game.critic(game.real))
+            fake_logits = critic_logits(game.critic(game.fake))
+            term = self.loss.discriminator_loss(real_logits, fake_logits)
+            d_adv = term if d_adv is None else d_adv + term
+        assert d_adv is not None, "critic_games returned no game"
         watched = {"critic loss": d_adv}
         d_total = self._add_penalties(d_adv, watched, "penalty", self.critic_steps,
-                                      lambda reg: reg.penalty(self.discriminator, real_in, fake_in))
+                                      lambda reg: _summed([reg.penalty(g.critic, g.real, g.fake) for g in games]))
         if self.stop_on_nonfinite:
             accumulate(self._nonfinite, watched)
         opt_d.zero_grad()
@@ -505,7 +581,7 @@ class GANModule(Recorded, pl.LightningModule):
         self.images_seen += n * self.trainer.world_size
         self.critic_steps_since_generator += 1
         self._latest.update({"train/d_loss": d_total.detach(), "train/d_adv": d_adv.detach()})
-        if self._logging_batch:  # the estimate costs a few operations: only when it will be logged
+        if self._logging_batch and len(games) == 1:  # a few operations: only when it will be logged
             div = self.loss.divergence(real_logits.detach(), fake_logits.detach(), d_adv.detach())
             if div is not None:
                 self._latest[f"train/{self.loss.divergence_name}_estimate"] = div
@@ -523,38 +599,74 @@ class GANModule(Recorded, pl.LightningModule):
             sched_g: Its scheduler, or None.
             grad_now: Measure the generator's gradient norm after the step.
         """
+        images = self.critic_steps_since_generator * n * self.trainer.world_size
         self.critic_steps_since_generator = 0
         critic_params = list(self.discriminator.parameters())
         for p in critic_params:
             p.requires_grad_(False)
         try:
-            z = self.sample_latent(n)
-            fake = self.generator(z)
-            fake_logits = critic_logits(self.discriminator(self._critic_inputs(fake)))
-            real_logits = None
-            if self.loss.needs_real_logits:
-                with torch.no_grad():
-                    real_logits = critic_logits(self.discriminator(self._critic_inputs(real)))
-            g_loss = self.loss.generator_loss(fake_logits, real_logits)
+            games, terms = self.generator_games(real)
+            g_loss: Optional[Tensor] = None
+            for game in games:
+                fake_logits = critic_logits(game.critic(game.fake))
+                real_logits = None
+                if self.loss.needs_real_logits:
+                    with torch.no_grad():
+                        real_logits = critic_logits(game.critic(game.real))
+                term = self.loss.generator_loss(fake_logits, real_logits)
+                g_loss = term if g_loss is None else g_loss + term
+            assert g_loss is not None, "generator_games returned no game"
+            for name, term in terms.items():
+                g_loss = g_loss + term
+                self._latest[f"train/{name}"] = term.detach()
             watched = {"generator loss": g_loss}
-            g_total = self._add_penalties(g_loss, watched, "generator penalty", self.generator_steps,
-                                          lambda reg: reg.generator_penalty(self.discriminator, fake, z))
+            g_total = self._add_penalties(g_loss, watched, "generator penalty", self.generator_steps, lambda reg: _summed(
+                [reg.generator_penalty(g.critic, g.generated, g.inputs) for g in games if g.generated is not None]))
             if self.stop_on_nonfinite:
                 accumulate(self._nonfinite, watched)
             opt_g.zero_grad()
             self._backward(g_total)
             self.skipped_steps.step(opt_g, self._grad_scaler, self.device)
             if grad_now:
-                self._latest["train/grad_norm_g"] = _grad_norm(self.generator.parameters())
+                self._latest["train/grad_norm_g"] = _grad_norm(self.generator_parameters())
         finally:
             for p in critic_params:
                 p.requires_grad_(True)
         if sched_g is not None:
             sched_g.step()
-        if self.ema_generator is not None:
-            self.ema_generator.update_parameters(self.generator)
+        self.update_ema(images)
         self.generator_steps += 1
         self._latest["train/g_loss"] = g_loss.detach()
+
+    def ema_beta(self, images: int) -> Optional[float]:
+        """The EMA's decay for one update after ``images`` real images were shown to the critic.
+
+        Args:
+            images: Real images shown since the previous update (all ranks together).
+
+        Returns:
+            ``0.5 ** (images / ema_half_life_images)`` with a half-life in images, the fixed ``ema_decay``
+            otherwise, ``None`` without EMA.
+        """
+        if self.ema_generator is None:
+            return None
+        if self.ema_half_life_images is None:
+            return self.ema_decay
+        return 0.5 ** (images / self.ema_half_life_images)
+
+    def update_ema(self, images: int) -> None:
+        """Fold the generator into its EMA (nothing without EMA); called after every generator step.
+
+        Args:
+            images: Real images shown to the critic since the previous update (sets the decay when the
+                half-life is in images, see :meth:`ema_beta`).
+        """
+        if self.ema_generator is None:
+            return
+        if self.ema_half_life_images is not None:
+            # the decay of this update: a public attribute of AveragedModel, read by update_parameters
+            self.ema_generator.multi_avg_fn = get_ema_multi_avg_fn(self.ema_beta(images))
+        self.ema_generator.update_parameters(self.generator)
 
     def _add_penalties(self, loss: Tensor, watched: dict[str, Tensor], label: str, step: int,
                        penalty_of: Callable[[Regularizer], Any]) -> Tensor:
@@ -825,7 +937,24 @@ class GANModule(Recorded, pl.LightningModule):
         Returns:
             The network.
         """
-        return self.ema_generator.module if self.ema_generator is not None else self.generator
+        if self._raw_sampling or self.ema_generator is None:
+            return self.generator
+        return self.ema_generator.module
+
+    @contextlib.contextmanager
+    def raw_sampling(self) -> Iterator[None]:
+        """Inside this block :meth:`sample`, :meth:`sampling_generator` (and so any evaluation) use the trained
+        generator instead of its EMA, so both can be scored; a no-op without EMA.
+
+        Yields:
+            Nothing.
+        """
+        before = self._raw_sampling
+        self._raw_sampling = True
+        try:
+            yield
+        finally:
+            self._raw_sampling = before
 
     def forward(self, z: Tensor) -> Tensor:
         """Generate from latents with the training generator.
