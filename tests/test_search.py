@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from ganmods.compare.search import DEFAULT_SPACE, check_space, draw_trials, load_space, resolve_space
+from ganmods.compare.search import (DEFAULT_SPACE, check_space, draw_trials, explicit_defaults, load_space, path_value,
+                                    resolve_space, trial_changes)
 from ganmods.errors import ConfigurationError
 
 _OPT = {"class_path": "torch.optim.Adam", "init_args": {"lr": 3e-4, "betas": [0.5, 0.9]}}
@@ -92,3 +93,39 @@ def test_bad_spaces_are_named() -> None:
         draw_trials(WGANGP, DEFAULT_SPACE, 0, seed=0)
     with pytest.raises(ConfigurationError, match="seed must be an integer >= 0"):
         draw_trials(WGANGP, DEFAULT_SPACE, 2, seed=-1)
+
+
+def test_explicit_defaults_write_in_the_class_defaults_the_space_needs() -> None:
+    from ganmods.module import ADAM_DCGAN
+    from ganmods.variants import ADAM_WGANGP, RMSPROP_WGAN
+
+    sgan = explicit_defaults(SGAN, DEFAULT_SPACE)
+    assert _args(sgan)["optimizer_g"] == ADAM_DCGAN == _args(sgan)["optimizer_d"]  # GANModule's, through **kwargs
+    assert _args(sgan)["n_critic"] == 1 and "gp_weight" not in _args(sgan)  # SGAN adds no penalty (default None)
+    assert SGAN == {"model": {"class_path": "ganmods.SGAN", "init_args": {}}}  # input untouched
+    wgan = explicit_defaults(WGAN, DEFAULT_SPACE)
+    assert _args(wgan)["optimizer_g"] == RMSPROP_WGAN and _args(wgan)["clip"] == 0.01 and _args(wgan)["n_critic"] == 5
+    gp = explicit_defaults({"model": {"class_path": "ganmods.WGANGP"}}, DEFAULT_SPACE)
+    assert _args(gp)["gp_weight"] == 10.0 and _args(gp)["optimizer_d"] == ADAM_WGANGP
+    assert explicit_defaults(WGANGP, DEFAULT_SPACE) == WGANGP  # every searched argument is set already
+    assert _args(explicit_defaults(SGAN, {"data.batch_size": {"choice": [1]}})) == {}  # only model.init_args paths
+    unknown = {"model": {"class_path": "no.such.Class", "init_args": {}}}
+    assert explicit_defaults(unknown, DEFAULT_SPACE) == unknown
+    # with the defaults written in, the lr and beta1 draws reach a variant whose file names no optimizer
+    trial = draw_trials(explicit_defaults(SGAN, DEFAULT_SPACE), DEFAULT_SPACE, 2, seed=3)[1]
+    assert _args(trial)["optimizer_g"]["init_args"]["lr"] != ADAM_DCGAN["init_args"]["lr"]
+    with pytest.raises(ConfigurationError, match="variant_config must be a config mapping"):
+        explicit_defaults([], DEFAULT_SPACE)
+
+
+def test_path_value_and_trial_changes() -> None:
+    assert path_value(WGANGP, "model.init_args.optimizer_g.init_args.betas.1") == 0.9
+    assert path_value(WGANGP, "model.init_args.optimizer_g.init_args.betas.5", "none") == "none"
+    assert path_value(WGANGP, "model.init_args.clip") is None and path_value(WGANGP, "data.dataset") == "ring8"
+    base = explicit_defaults(WGANGP, DEFAULT_SPACE)
+    trials = draw_trials(base, DEFAULT_SPACE, 3, seed=0)
+    assert trial_changes(base, trials[0], DEFAULT_SPACE) == {}
+    changes = trial_changes(base, trials[1], DEFAULT_SPACE)
+    assert set(changes) <= set(DEFAULT_SPACE) and "model.init_args.clip" not in changes
+    assert all(path_value(trials[1], p) == v != path_value(base, p) for p, v in changes.items())
+    assert changes["model.init_args.optimizer_d.init_args.lr"] == changes["model.init_args.optimizer_g.init_args.lr"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
 
 from ganmods.compare.stats import (bootstrap_interval, expected_best, expected_best_band, format_interval,
+                                   rank_lexicographic,
                                    paired_difference, rank_with_ties)
 from ganmods.errors import ConfigurationError
 
@@ -117,3 +119,38 @@ def test_bad_inputs_are_named() -> None:
         expected_best([1.0], direction="up")
     with pytest.raises(ConfigurationError, match="scores"):
         rank_with_ties({})
+
+
+def test_rank_lexicographic_splits_ties_by_the_next_metric_only() -> None:
+    # modes: a, b, c tie (differences 0 or inconclusive), d is conclusively worse; hq then splits the tied group:
+    # a - b = (0.4, 0.4) conclusive, b - c = (0.05, -0.05) inconclusive; hq never reorders d above them
+    modes = {"a": {0: 8.0, 1: 8.0}, "b": {0: 8.0, 1: 8.0}, "c": {0: 8.0, 1: 7.0}, "d": {0: 2.0, 1: 3.0}}
+    hq = {"a": {0: 0.9, 1: 0.9}, "b": {0: 0.5, 1: 0.5}, "c": {0: 0.45, 1: 0.55}, "d": {0: 1.0, 1: 1.0}}
+    ranked = rank_lexicographic({"modes": modes, "hq": hq}, {"modes": "max", "hq": "max"})
+    assert [(e.name, e.label) for e in ranked] == [("a", "1"), ("b", "2="), ("c", "2="), ("d", "4")]
+    assert ranked[0].mean == 8.0 and ranked[2].mean == 7.5  # the first metric's mean
+    # one metric: as rank_with_ties
+    single = rank_lexicographic({"hq": hq}, {"hq": "max"})
+    assert [(e.name, e.label) for e in single] == [(e.name, e.label) for e in rank_with_ties(hq)]
+    # lower is better
+    fid = {"a": {0: 10.0, 1: 12.0}, "b": {0: 30.0, 1: 31.0}}
+    assert [e.name for e in rank_lexicographic({"fid": fid}, {"fid": "min"})] == ["a", "b"]
+
+
+def test_rank_lexicographic_with_missing_scores_and_seeds() -> None:
+    # c has no finite score (every run NaN): after the others; a and b share no seed: tied
+    scores = {"kl": {"a": {0: 1.0}, "b": {1: 5.0}, "c": {}}}
+    ranked = rank_lexicographic(scores, {"kl": "min"})
+    assert [(e.name, e.label) for e in ranked] == [("a", "1="), ("b", "1="), ("c", "3")]
+    assert math.isnan(ranked[2].mean)
+    # differences are paired on the seeds both have: seed 2 of a is left out
+    paired = {"m": {"a": {0: 2.0, 1: 3.0, 2: -50.0}, "b": {0: 1.0, 1: 2.0}}}
+    assert [e.label for e in rank_lexicographic(paired, {"m": "max"})] == ["1", "2"]
+    with pytest.raises(ConfigurationError, match="directions must be a direction for every metric"):
+        rank_lexicographic(scores, {})
+    with pytest.raises(ConfigurationError, match=r"scores\['hq'\] must be scores of the same variants"):
+        rank_lexicographic({"kl": {"a": {0: 1.0}}, "hq": {"b": {0: 1.0}}}, {"kl": "min", "hq": "max"})
+    with pytest.raises(ConfigurationError, match="finite"):
+        rank_lexicographic({"kl": {"a": {0: math.nan}}}, {"kl": "min"})
+    with pytest.raises(ConfigurationError, match="scores must be a non-empty mapping"):
+        rank_lexicographic({}, {})

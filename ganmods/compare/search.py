@@ -17,7 +17,8 @@ where the variant relies on a class default), and ``classes: [class_path, ...]``
 :data:`DEFAULT_SPACE` is Lucic et al.'s: learning rate log-uniform [1e-5, 1e-2] and Adam beta1 uniform [0, 1]
 (both optimizers share them), ``n_critic`` in {1, 5}, gradient-penalty weight log-uniform [0.1, 100] (where a
 variant has one), clipping ``c`` log-uniform [1e-3, 1] (WGAN). Learning rates and betas apply to variants
-whose config names its optimizers (a class default optimizer is not a config path).
+whose config names its optimizers (a class default optimizer is not a config path); :func:`explicit_defaults`
+writes the class defaults a space's paths need into a config first (what ``ganmods compare`` does).
 
 :func:`draw_trials` gives trial 0 = the variant's config unchanged, then ``k - 1`` trials drawn with
 ``numpy.random.default_rng(seed)``: for each trial every non-``same_as`` distribution is drawn in the
@@ -28,6 +29,7 @@ space's order, whether it applies to the variant or not, so one seed gives every
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from typing import Any, Mapping, Optional
 
@@ -35,8 +37,10 @@ import numpy as np
 import yaml
 
 from ganmods.errors import check_positive_int, invalid
+from ganmods.spec import import_class
 
-__all__ = ["DEFAULT_SPACE", "check_space", "draw_trials", "load_space", "resolve_space"]
+__all__ = ["DEFAULT_SPACE", "check_space", "draw_trials", "explicit_defaults", "load_space", "path_value",
+           "resolve_space", "trial_changes"]
 
 _G = "model.init_args.optimizer_g.init_args"
 _D = "model.init_args.optimizer_d.init_args"
@@ -234,3 +238,114 @@ def draw_trials(variant_config: dict[str, Any], space: Mapping[str, Any], k: int
             _apply(trial, path, dist, drawn[dist["same_as"]] if "same_as" in dist else drawn[path])
         trials.append(trial)
     return trials
+
+
+_ABSENT = object()
+
+
+def path_value(config: Any, path: str, default: Any = None) -> Any:
+    """The value at a dotted path of a config (a number indexes a list, as in a space).
+
+    Args:
+        config: A nested mapping.
+        path: The dotted path, e.g. ``model.init_args.optimizer_g.init_args.betas.0``.
+        default: Returned where the path does not exist.
+
+    Returns:
+        The value, or ``default``.
+
+    Example:
+        >>> path_value({"a": {"b": [1, 2]}}, "a.b.1")
+        2
+    """
+    parent, key = _parent_and_key(config, path.split("."))
+    if parent is None or (isinstance(parent, dict) and key not in parent):
+        return default
+    return parent[key]
+
+
+def _class_default(class_path: Any, name: str) -> Any:
+    """The default of constructor argument ``name`` of a model class (``None`` when it has none or the class
+    cannot be imported), looked up along the classes' ``__init__`` signatures as ``**kwargs`` pass it on."""
+    try:
+        cls = import_class(class_path) if isinstance(class_path, str) and class_path else None
+    except (ImportError, ValueError):
+        return None
+    for klass in getattr(cls, "__mro__", ()):
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters
+        param = params.get(name)
+        if param is not None and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            return None if param.default is param.empty else copy.deepcopy(param.default)
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            return None
+    return None
+
+
+def explicit_defaults(variant_config: dict[str, Any], space: Mapping[str, Any]) -> dict[str, Any]:
+    """The variant's config with the class defaults written in that the space's paths run through.
+
+    A path ``model.init_args.<name>...`` whose ``<name>`` the config leaves out (the key is absent) gets the
+    model class's default for ``<name>`` when that default is not ``None``: the class's paper optimizer
+    (``optimizer_g``: a ``{class_path, init_args}`` record with its ``lr`` and ``betas``), WGAN-GP's
+    ``gp_weight``. The run built from the result is the same as the variant's; the space's draws then apply
+    to every variant whose class uses the argument, not only to those whose file spells it out. An argument
+    whose default is ``None`` (a penalty the class does not add) stays absent.
+
+    Args:
+        variant_config: The variant's config (a ``ganmods fit`` config mapping); never modified.
+        space: The search space (:func:`check_space`).
+
+    Returns:
+        A deep copy of ``variant_config`` with those defaults set.
+
+    Raises:
+        ConfigurationError: If ``variant_config`` is not a mapping.
+
+    Example:
+        >>> cfg = {"model": {"class_path": "ganmods.WGANGP", "init_args": {}}}
+        >>> explicit_defaults(cfg, {"model.init_args.gp_weight": {"uniform": [1, 2]}})["model"]["init_args"]
+        {'gp_weight': 10.0}
+    """
+    if not isinstance(variant_config, dict):
+        raise invalid("variant_config", "a config mapping", type(variant_config).__name__)
+    config = copy.deepcopy(variant_config)
+    model = config.get("model")
+    if not isinstance(model, dict):
+        return config
+    init = model.get("init_args") if model.get("init_args") is not None else {}
+    if not isinstance(init, dict):
+        return config
+    for path in space:
+        parts = str(path).split(".")
+        if len(parts) < 3 or parts[:2] != ["model", "init_args"] or parts[2] in init:
+            continue
+        default = _class_default(model.get("class_path"), parts[2])
+        if default is not None:
+            init[parts[2]] = default
+            model["init_args"] = init
+    return config
+
+
+def trial_changes(base: dict[str, Any], trial: dict[str, Any], space: Mapping[str, Any]) -> dict[str, Any]:
+    """What a trial changed: the space's paths whose value in ``trial`` differs from (or is absent in) ``base``.
+
+    Args:
+        base: The config the trial was drawn from (e.g. :func:`explicit_defaults` of the variant's).
+        trial: The trial's config.
+        space: The search space.
+
+    Returns:
+        Path -> the trial's value, in the space's order (empty for trial 0).
+
+    Example:
+        >>> trial_changes({"m": {"n": 1}}, {"m": {"n": 5}}, {"m.n": {"choice": [1, 5]}})
+        {'m.n': 5}
+    """
+    changes = {}
+    for path in space:
+        value = path_value(trial, path, _ABSENT)
+        if value is not _ABSENT and path_value(base, path, _ABSENT) != value:
+            changes[path] = copy.deepcopy(value)
+    return changes

@@ -3,7 +3,8 @@
 * :func:`bootstrap_interval`: the mean over seeds with a percentile bootstrap interval (95 % by default).
 * :func:`paired_difference`: the difference between two variants, paired by seed, with its interval and a
   verdict; the verdict is ``"inconclusive"`` whenever the interval contains 0.
-* :func:`rank_with_ties`: a ranking that prints ties as ties.
+* :func:`rank_with_ties`: a ranking that prints ties as ties; :func:`rank_lexicographic` the same over several
+  metrics in turn.
 * :func:`expected_best` and :func:`expected_best_band`: the expected best validation score after ``k``
   trials, ``k = 1..K`` (Dodge et al. 2019), with a bootstrap band.
 
@@ -31,7 +32,8 @@ import numpy as np
 from ganmods.errors import check_positive_int, invalid
 
 __all__ = ["DEFAULT_RESAMPLES", "Difference", "ExpectedBest", "Interval", "RankEntry", "bootstrap_interval",
-           "expected_best", "expected_best_band", "format_interval", "paired_difference", "rank_with_ties"]
+           "expected_best", "expected_best_band", "format_interval", "paired_difference", "rank_lexicographic",
+           "rank_with_ties"]
 
 #: Bootstrap resamples unless told otherwise (THEORY §9: at least 10 000).
 DEFAULT_RESAMPLES = 10_000
@@ -300,6 +302,99 @@ def rank_with_ties(scores: Mapping[str, Scores], direction: str = "max", level: 
             ranks[name] = position
     counts = {rank: list(ranks.values()).count(rank) for rank in set(ranks.values())}
     return [RankEntry(name, ranks[name], counts[ranks[name]] > 1, means[name]) for name in order]
+
+
+def _split_group(group: list[str], scores: Mapping[str, Mapping[Any, float]], direction: str, level: float,
+                 resamples: int, seed: int) -> list[list[str]]:
+    """Split a group of variants by one metric: :func:`rank_with_ties` on the seeds they all have, variants
+    without any score last (tied among themselves); with no seed in common the scored ones stay one group."""
+    have = [name for name in group if scores[name]]
+    missing = [name for name in group if not scores[name]]
+    parts: list[list[str]] = []
+    if have:
+        common = set.intersection(*(set(scores[name]) for name in have))
+        if common:
+            seeds = sorted(common, key=str)
+            entries = rank_with_ties({name: [scores[name][s] for s in seeds] for name in have}, direction, level,
+                                     resamples, seed)
+            current = None
+            for entry in entries:  # consecutive entries of one rank form a group
+                if entry.rank == current:
+                    parts[-1].append(entry.name)
+                else:
+                    parts.append([entry.name])
+                    current = entry.rank
+        else:
+            parts.append(have)
+    if missing:
+        parts.append(missing)
+    return parts
+
+
+def rank_lexicographic(scores: Mapping[str, Mapping[str, Mapping[Any, float]]], directions: Mapping[str, str],
+                       level: float = 0.95, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> list[RankEntry]:
+    """Rank variants by several metrics in turn, printing ties as ties.
+
+    The first metric splits the variants into groups as :func:`rank_with_ties` does; each next metric splits
+    only the groups still tied, and so on. Variants tied after the last metric share a rank (competition
+    ranking: 1, 1, 3). Differences are paired on the seeds every variant of the group has; a variant with no
+    score for a metric (every run NaN) comes after the others of its group; variants with no seed in common
+    for a metric stay tied on it.
+
+    Args:
+        scores: Metric -> variant -> its finite scores per seed (``{seed: score}``; may be empty); every
+            metric names the same variants, and the first metric's order is the order of equals.
+        directions: Metric -> ``"max"`` or ``"min"``.
+        level: Coverage of the pairwise intervals.
+        resamples: Bootstrap resamples when they are not enumerated.
+        seed: Seed of the resampling.
+
+    Returns:
+        One :class:`RankEntry` per variant, best first; ``mean`` is the mean of its first-metric scores (NaN
+        without any).
+
+    Raises:
+        ConfigurationError: If ``scores`` is empty, the metrics name different variants, a direction is
+            missing or bad, or a score is not finite.
+
+    Example:
+        >>> modes = {"a": {0: 8.0, 1: 8.0}, "b": {0: 8.0, 1: 8.0}, "c": {0: 6.0, 1: 5.0}}
+        >>> hq = {"a": {0: 0.9, 1: 0.95}, "b": {0: 0.5, 1: 0.55}, "c": {0: 0.99, 1: 0.99}}
+        >>> [(e.name, e.label) for e in rank_lexicographic({"modes": modes, "hq": hq}, {"modes": "max", "hq": "max"})]
+        [('a', '1'), ('b', '2'), ('c', '3')]
+    """
+    if not isinstance(scores, Mapping) or not scores:
+        raise invalid("scores", "a non-empty mapping metric -> variant -> scores per seed", scores)
+    metrics = list(scores)
+    variants = list(scores[metrics[0]])
+    if not variants:
+        raise invalid("scores", "at least one variant", scores)
+    for metric in metrics:
+        if set(scores[metric]) != set(variants):
+            raise invalid(f"scores[{metric!r}]", f"scores of the same variants as {metrics[0]!r} ({variants})",
+                          sorted(scores[metric]))
+        if metric not in directions:
+            raise invalid("directions", f"a direction for every metric ({metrics})", dict(directions))
+        _direction(directions[metric])
+        for name in variants:
+            if scores[metric][name]:
+                _values(f"scores[{metric!r}][{name!r}]", scores[metric][name].values())
+    groups = [variants]
+    for metric in metrics:
+        split: list[list[str]] = []
+        for group in groups:
+            split.extend([group] if len(group) == 1 else
+                         _split_group(group, scores[metric], directions[metric], level, resamples, seed))
+        groups = split
+    entries = []
+    position = 1
+    for group in groups:
+        for name in group:
+            first = list(scores[metrics[0]][name].values())
+            mean = float(np.mean(first)) if first else math.nan
+            entries.append(RankEntry(name, position, len(group) > 1, mean))
+        position += len(group)
+    return entries
 
 
 def expected_best(scores: Sequence[float], direction: str = "max") -> np.ndarray:
