@@ -20,7 +20,7 @@ from ganmods.compare import (Budget, ComparisonOutcome, check_runs, direction, l
                              run_comparison)
 from ganmods.compare.merge import apply_override, deep_merge, parse_override
 from ganmods.compare.progress import ProgressDisplay
-from ganmods.compare.report import best_of, cell, fmt, mean_std, rank_variants
+from ganmods.compare.report import best_of, cell, fmt, interval_cell, mean_std
 from ganmods.data import GANDataModule
 from ganmods.data.stream import SampleBatches
 from ganmods.errors import ConfigurationError
@@ -134,13 +134,22 @@ def test_table_equals_what_the_runs_logged(tiny):
             else:
                 assert math.isnan(_num(row[f"best_{metric}"])) and row[f"best_{metric}_step"] == ""
         assert float(row["steps_per_s"]) == pytest.approx(int(row["generator_steps"]) / float(row["train_s"]))
+        for metric in ("modes", "hq", "reverse_kl"):  # the validation score under its old name too
+            assert _same(_num(row[f"val_{metric}"]), _num(row[f"final_{metric}"]))
+            assert _same(_num(row[f"test_{metric}"]), _num(final[f"test/{metric}"]))
+            assert _same(_num(row[f"test_raw_{metric}"]), _num(final[f"test_raw/{metric}"]))
+            assert _same(_num(row[f"val_raw_{metric}"]), _num(final[f"final_raw/{metric}"]))
+        assert row["trial"] == "0"
     md = (out / "results.md").read_text()
+    metrics = json.loads((out / "comparison.json").read_text())["metrics"]
+    assert metrics[:3] == ["modes", "hq", "reverse_kl"]
     for variant in ("sgan", "wgan_gp"):
         rs = [r for r in rows if r["variant"] == variant]
-        cells = [cell([_num(r[f"{kind}_{m}"]) for r in rs])
-                 for m in ("modes", "hq", "reverse_kl") for kind in ("final", "best")]
-        assert any(line.startswith("| ") and f"| {variant} | 2 | " + " | ".join(cells) + " |" in line
-                   for line in md.splitlines()), (variant, cells)
+        cells = [cell([_num(r[f"{kind}_{m}"]) for r in rs]) for m in metrics for kind in ("val", "best")]
+        assert any(line == f"| {variant} | 2 | " + " | ".join(cells) + " |" for line in md.splitlines()), cells
+        tests = [interval_cell([_num(r[f"{kind}_{m}"]) for r in rs]) for m in metrics for kind in ("test", "test_raw")]
+        assert any(line.startswith("| ") and f"| {variant} | 2 | " + " | ".join(tests) + " |" in line
+                   for line in md.splitlines()), (variant, tests)
 
 
 def test_every_run_of_a_seed_trained_on_the_same_real_batches_from_the_same_networks(tiny):
@@ -285,7 +294,7 @@ def test_non_strict_comparison_records_what_a_variant_changes(tmp_path):
     checked = check_runs(comparison, plan_runs(comparison, str(tmp_path / "out")))
     assert list(checked.deviations) == ["sgan_wide"]
     assert "model.init_args.discriminator" in checked.deviations["sgan_wide"][0]
-    assert checked.metrics == ("modes", "hq", "reverse_kl") and checked.rank_by == checked.metrics
+    assert checked.metrics[:3] == ("modes", "hq", "reverse_kl") and checked.rank_by == checked.metrics
 
 
 def test_comparison_wide_overrides_apply_to_shared_and_win_over_variant_files(tmp_path):
@@ -337,11 +346,9 @@ def test_budget_and_ranking_helpers():
     assert mean_std([1.0]) == (1.0, None) and fmt(*mean_std([1.0, 3.0])) == "2 ± 1.4"
     assert math.isnan(mean_std([1.0, math.nan])[0]) and cell([1.0, math.nan, 3.0]) == "2 ± 1.4 (1 nan)"
     assert cell([math.nan, math.nan]) == "nan" and cell([0.5]) == "0.5"
-    from ganmods.compare.fairness import Checked
-
-    rows = [{"variant": "a", "final_fid": 3.0}, {"variant": "b", "final_fid": 1.0},
-            {"variant": "c", "final_fid": math.nan}]
-    assert rank_variants(rows, Checked(("fid",), {"fid": False}, ("fid",))) == ["b", "a", "c"]
+    assert interval_cell([1.0, 3.0, math.nan]) == "2 [1, 3] (1 nan)"  # two seeds: the resample means 1, 2, 2, 3
+    assert interval_cell([0.5]) == "0.5 (1 seed: no interval)" and interval_cell([None, None]) == "–"
+    assert interval_cell([math.nan, None]) == "nan"
 
 
 def test_shipped_comparison_configs_check(monkeypatch, tmp_path):
@@ -349,13 +356,15 @@ def test_shipped_comparison_configs_check(monkeypatch, tmp_path):
     ring8 = load_comparison("configs/compare/ring8.yaml")
     assert [v.name for v in ring8.variants] == ["sgan", "sgan_saturating", "wgan", "wgan_gp", "rsgan", "rasgan",
                                                  "ralsgan", "rahinge", "rasgan_gp"]
-    assert ring8.seeds == (0, 1, 2) and ring8.strict
-    checked = check_runs(ring8, plan_runs(ring8, "runs/compare/ring8"))  # every variant builds, strictly fair
+    assert ring8.seeds == (0, 1, 2) and ring8.strict and ring8.search.trials == 4
+    runs = plan_runs(ring8, "runs/compare/ring8")
+    assert len(runs) == 9 * 4 * 3
+    checked = check_runs(ring8, runs)  # every variant and every trial builds, strictly fair
     assert checked.rank_by == ("modes", "hq")
-    grid25 = load_comparison("configs/compare/grid25.yaml")
+    grid25 = load_comparison("configs/compare/grid25.yaml", trials=1)  # every trial: test_shipped_searches_check
     assert grid25.shared["data"]["dataset"] == "grid25" and len(grid25.variants) == 9
     check_runs(grid25, plan_runs(grid25, "runs/compare/grid25"))
-    digits = load_comparison("configs/compare/digits.yaml")
+    digits = load_comparison("configs/compare/digits.yaml", trials=1)
     assert len(digits.variants) == 9 and digits.shared["data"]["dataset"] == "digits"
     # the shared networks are those of configs/digits/*.yaml: strict fairness accepts every variant file,
     # WGAN's through its override back to the shared layer-normalised critic
@@ -370,9 +379,18 @@ def test_shipped_comparison_configs_check(monkeypatch, tmp_path):
     assert own["model"]["init_args"]["discriminator"]["init_args"]["norm"] == "instance"
     raw["variants"]["wgan"] = "configs/digits/wgan.yaml"  # without the override the file's critic differs
     (tmp_path / "digits.yaml").write_text(yaml.safe_dump(raw))
-    plain = load_comparison(str(tmp_path / "digits.yaml"))
+    plain = load_comparison(str(tmp_path / "digits.yaml"), trials=1)
     with pytest.raises(ConfigurationError, match='variants.wgan .*"norm": "instance"'):
         check_runs(plain, plan_runs(plain, "runs/compare/digits"))
+
+
+@pytest.mark.slow  # builds 9 variants x 4 trials of two comparisons and scores the digits protocol: ~30 s
+def test_shipped_searches_check(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    for name in ("grid25", "digits"):
+        comparison = load_comparison(f"configs/compare/{name}.yaml")
+        assert comparison.search.trials == 4 and comparison.search.source == "default"
+        check_runs(comparison, plan_runs(comparison, f"runs/compare/{name}"))  # every trial builds, strictly fair
 
 
 @pytest.mark.slow  # two worker processes each import torch and Lightning: 8 s on an idle 2-core machine, ~30 s busy

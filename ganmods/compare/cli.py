@@ -4,6 +4,7 @@
     ganmods compare -c configs/compare/ring8.yaml --dry-run                    # check and show the plan
     ganmods compare -c configs/compare/ring8.yaml --variants sgan wgan_gp --seeds 0 --parallel 1
     ganmods compare -c configs/compare/ring8.yaml --wandb                      # + wandb, one group per comparison
+    ganmods compare -c configs/compare/ring8.yaml --trials 1                   # no search: each variant's config
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def compare_main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--variants", nargs="+", default=None, help="run only these variants")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="run only these seeds")
     parser.add_argument("--parallel", type=int, default=None, help="runs at once (replaces the config's)")
+    parser.add_argument("--trials", type=int, default=None,
+                        help="trials per variant (replaces the config's search.trials; 1: no search)")
     parser.add_argument("--wandb", action="store_true",
                         help="also log to wandb, offline (runs grouped by the comparison's name; `wandb sync` uploads)")
     parser.add_argument("--dry-run", action="store_true", help="check everything and print the plan; run nothing")
@@ -53,7 +56,7 @@ def compare_main(argv: Optional[list[str]] = None) -> int:
     try:
         outcome = run_comparison(args.config, out_dir=args.out, variants=args.variants, seeds=args.seeds,
                                  parallel=args.parallel, dry_run=args.dry_run, bars=False if args.no_bars else None,
-                                 wandb=args.wandb)
+                                 wandb=args.wandb, trials=args.trials)
     except Interrupted:
         print("ganmods compare: interrupted; finished runs are kept, repeat the command to resume.", file=sys.stderr)
         return 130
@@ -72,7 +75,8 @@ def compare_main(argv: Optional[list[str]] = None) -> int:
     out = outcome.out_dir
     print(f"ganmods compare: {len(outcome.ran)} run(s) finished now, {len(outcome.skipped)} already finished, "
           f"{len(outcome.failed)} failed, in {outcome.seconds:.0f} s. Results: {os.path.join(out, 'results.md')}, "
-          f"{os.path.join(out, 'results.csv')}, plots in {os.path.join(out, 'plots')}", file=sys.stderr)
+          f"{os.path.join(out, 'results.csv')}, {os.path.join(out, 'selected.json')}, plots in "
+          f"{os.path.join(out, 'plots')}", file=sys.stderr)
     if outcome.failed:
         print(f"ganmods compare: failed: {', '.join(outcome.failed)}; repeat the command to run them again.",
               file=sys.stderr)

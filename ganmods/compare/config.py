@@ -14,6 +14,13 @@ A comparison config (YAML)::
       panel_samples: 1000        # points per toy scatter / images per grid in plots/samples.png
     overrides: [model.init_args.ema_decay=0.99]   # optional: applied to shared AND to every variant after
                                  # its config file, e.g. to change a value every variant file sets
+    search:                      # optional: an equal tuning budget for every variant (Lucic et al. 2018)
+      trials: 8                  # trials per variant, trial 0 = its config unchanged (default 1: no search)
+      seed: 0                    # seed of the draws (default 0): the same file draws the same trials
+      space:                     # replaces / adds / (with null) removes paths of the default space
+        model.init_args.n_critic: {choice: [1, 2, 5]}
+        model.init_args.clip: null
+                                 # or a YAML file of such entries: space: spaces/narrow.yaml
     shared:                      # what every run shares: a `ganmods fit` config without the variant lines
       model: {init_args: {generator: {...}, discriminator: {...}, ema_decay: 0.999}}
       data: {dataset: ring8, batch_size: 256, ...}     # data, and the evaluation protocol (eval_*, metric)
@@ -30,6 +37,20 @@ owns them) < the comparison-wide ``overrides`` < the variant's overrides < the p
 comparison-wide overrides also apply to ``shared`` itself, so they count as shared. A variant's config path is
 looked up relative to the comparison config's folder, then the working directory, then among the shipped
 configs (so the shipped comparisons run from any folder, and after ``pip install``).
+
+**Search.** With ``search.trials: K`` every variant runs ``K`` trials, each with every seed: trial 0 is the
+variant's merged config unchanged, trials 1..K-1 draw from the space (:mod:`ganmods.compare.search`; the
+default space is :data:`~ganmods.compare.search.DEFAULT_SPACE`, Lucic et al.'s: learning rate, Adam beta1,
+``n_critic``, gradient-penalty weight, WGAN clip) with ``seed``; one seed gives every variant the same draws,
+and trial ``t`` does not depend on ``K``, so raising ``K`` keeps the finished trials. Where a variant relies
+on a class default for a searched argument (its paper optimizer, WGAN-GP's ``gp_weight``), the default is
+written into the drawn trials' configs so that the draw applies to it too. ``space`` is a mapping put over
+the default space (``null`` removes a path) or the path of a YAML file of one (looked up like a variant
+file). A space may only reach under ``model.init_args`` and never the networks, the budget, or (with
+``strict: true``) a value ``shared.model.init_args`` fixes: the data, the trainer and the evaluation stay the
+same in every run. Each variant's trial is then *selected on the validation reference* (the best mean over
+seeds of the ``rank_by`` metrics) and *reported on the test reference* (:mod:`ganmods.compare.report`).
+``ganmods compare --trials K`` replaces ``search.trials``.
 
 The budget replaces every variant's ``max_generator_steps``. Overrides may not set what the comparison
 owns (seeds, budget, logger, trainer stopping rules); ``shared.trainer`` may not set stopping rules either.
@@ -49,15 +70,17 @@ from typing import Any, Optional
 import yaml
 
 from ganmods.compare.budget import Budget
-from ganmods.compare.merge import apply_override, deep_merge, get_path, parse_override
+from ganmods.compare.merge import apply_override, deep_merge, flatten, get_path, parse_override
+from ganmods.compare.search import DEFAULT_SPACE, check_space, load_space, resolve_space
 from ganmods.config_files import config_path
 from ganmods.errors import ConfigurationError, invalid
 from ganmods.yaml_checks import check_no_duplicate_keys
 
-__all__ = ["Comparison", "EvaluationSettings", "Variant", "load_comparison"]
+__all__ = ["Comparison", "EvaluationSettings", "SearchSettings", "Variant", "load_comparison"]
 
 _TOP_KEYS = ("name", "description", "seeds", "budget", "parallel", "threads_per_run", "strict", "evaluation",
-             "overrides", "shared", "variants")
+             "overrides", "search", "shared", "variants")
+_SEARCH_KEYS = ("trials", "seed", "space")
 _SHARED_KEYS = ("model", "data", "trainer")
 _EVAL_KEYS = ("rank_by", "higher_is_better", "panel_samples")
 #: Trainer options that decide when training stops: the comparison's budget does.
@@ -84,6 +107,39 @@ class EvaluationSettings:
     rank_by: tuple[str, ...] = ()
     higher_is_better: dict[str, bool] = field(default_factory=dict)
     panel_samples: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """The hyperparameter search: ``trials`` per variant from ``space``, drawn with ``seed``.
+
+    Args:
+        trials: Trials per variant, trial 0 (the variant's config) included; 1 means no search.
+        seed: Seed of the draws (:func:`~ganmods.compare.search.draw_trials`).
+        space: The checked search space (dotted path -> distribution).
+        source: Where the space came from: ``"default"``, ``"config"`` (entries over the default) or a file.
+
+    Raises:
+        ConfigurationError: If ``trials`` is not an integer >= 1, ``seed`` not an integer >= 0, or the space
+            is bad.
+    """
+
+    trials: int = 1
+    seed: int = 0
+    space: dict[str, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(DEFAULT_SPACE))
+    source: str = "default"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
+            raise invalid("search.trials", "an integer >= 1", self.trials)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise invalid("search.seed", "an integer >= 0", self.seed)
+        check_space(self.space)
+
+    @property
+    def active(self) -> bool:
+        """Whether there is a search (more than one trial per variant)."""
+        return self.trials > 1
 
 
 @dataclass(frozen=True)
@@ -120,6 +176,7 @@ class Comparison:
         shared: The shared ``model``/``data``/``trainer`` sections.
         variants: The variants, in config order.
         overrides: The comparison-wide overrides (already applied to ``shared`` and every variant).
+        search: The hyperparameter search (one trial per variant: none).
     """
 
     name: str
@@ -134,6 +191,7 @@ class Comparison:
     shared: dict[str, Any]
     variants: tuple[Variant, ...]
     overrides: tuple[str, ...] = ()
+    search: SearchSettings = field(default_factory=SearchSettings)
 
 
 def _read_yaml(path: str, what: str) -> Any:
@@ -209,6 +267,63 @@ def _shared(raw: Any) -> dict[str, Any]:
         if value is not None and not (key == "max_epochs" and value == -1):
             raise invalid(f"shared.trainer.{key}", "unset (the comparison's budget decides when runs stop)", value)
     return shared
+
+
+def _space_file(path: str, base_dir: str) -> str:
+    """A search space file: relative to the comparison config's folder, else to the working folder."""
+    if os.path.isabs(path):
+        return path
+    beside = os.path.join(base_dir, path)
+    return beside if os.path.isfile(beside) else path
+
+
+def _check_search_paths(space: dict[str, Any], shared: dict[str, Any], strict: bool) -> None:
+    """A search may only change model arguments that are not the comparison's or (strict) shared's."""
+    fixed = [path for path, _ in flatten(shared["model"].get("init_args") or {}, ("model", "init_args"))
+             if len(path) > 2 and path[2] not in ("generator", "discriminator")]
+    for path in space:
+        parts = tuple(path.split("."))
+        where = f"search.space[{path!r}]"
+        if len(parts) < 3 or parts[:2] != ("model", "init_args"):
+            raise invalid(where, "a path under model.init_args (the model class, data, trainer and evaluation are "
+                          "the same in every run)", path)
+        if parts[2] in ("generator", "discriminator"):
+            raise invalid(where, "a path outside the shared generator and discriminator", path)
+        if any(parts[:len(k)] == k for k in OWNED_KEYS):
+            raise invalid(where, "a path the comparison does not set itself (the budget is the comparison's)", path)
+        clash = next((p for p in fixed if parts[:len(p)] == p or p[:len(parts)] == parts), None)
+        if strict and clash is not None:
+            raise invalid(where, f"a path that shared does not fix (strict fairness: every run keeps shared's "
+                          f"{'.'.join(clash)}); remove it from the space ({path}: null) or set strict: false", path)
+
+
+def _search(raw: Any, trials: Optional[int], base_dir: str, shared: dict[str, Any], strict: bool) -> SearchSettings:
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise invalid("search", f"a mapping with keys {list(_SEARCH_KEYS)}", raw)
+    _check_keys(raw, _SEARCH_KEYS, "search.")
+    if trials is not None:
+        _positive("--trials", trials, None)
+    count = trials if trials is not None else _positive("search.trials", raw.get("trials"), 1)
+    seed = raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise invalid("search.seed", "an integer >= 0", seed)
+    given = raw.get("space")
+    if given is None:
+        space, source = resolve_space(None), "default"
+    elif isinstance(given, str) and given:
+        source = _space_file(given, base_dir)
+        if not os.path.isfile(source):
+            raise invalid("search.space", f"a mapping, or an existing YAML file (looked up in {base_dir} and "
+                          f"{os.getcwd()})", given)
+        space = load_space(source)
+    elif isinstance(given, dict):
+        space, source = resolve_space(given), "config" if given else "default"
+    else:
+        raise invalid("search.space", "a mapping of dotted paths to distributions (over the default space; null "
+                      "removes a path) or the path of a YAML file of one", given)
+    _check_search_paths(space, shared, strict)
+    return SearchSettings(count, seed, space, source)
 
 
 def _variant_specs(raw: Any) -> list[tuple[str, Any]]:
@@ -319,7 +434,8 @@ WANDB_LOGGER = {"class_path": "lightning.pytorch.loggers.WandbLogger",
 
 
 def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Optional[list[int]] = None,
-                    parallel: Optional[int] = None, wandb: bool = False) -> Comparison:
+                    parallel: Optional[int] = None, wandb: bool = False, trials: Optional[int] = None
+                    ) -> Comparison:
     """Read and check a comparison config (structure, budget, variants; :func:`check_runs` instantiates
     them before anything runs).
 
@@ -329,6 +445,7 @@ def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Opti
         seeds: Only these seeds (replacing ``seeds:``).
         parallel: Replaces ``parallel:``.
         wandb: Add :data:`WANDB_LOGGER` to the shared trainer's loggers.
+        trials: Replaces ``search.trials``.
 
     Returns:
         The comparison.
@@ -337,7 +454,8 @@ def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Opti
         ConfigurationError: For a missing file, an unknown key, a bad budget (none, zero, several units),
             bad seeds, a variant that cannot be found (missing config file, unknown model class, a name not
             in the config), an override of what the comparison owns (or a comparison-wide override of the
-            model class), or stopping rules in the trainer.
+            model class), stopping rules in the trainer, or a bad search (trials, seed, a space path outside
+            ``model.init_args`` or on what the comparison or, strictly, ``shared`` fixes, a bad distribution).
     """
     path = config_path(path)
     raw = _read_yaml(path, "config")
@@ -377,10 +495,12 @@ def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Opti
             if v not in known:
                 raise invalid("variants", f"names of variants in {path} ({known})", v)
         specs = [(v, dict(specs)[v]) for v in dict.fromkeys(variants)]
-    built = tuple(_variant(n, s, shared, common, os.path.dirname(os.path.abspath(path))) for n, s in specs)
+    base_dir = os.path.dirname(os.path.abspath(path))
+    search = _search(raw.get("search"), trials, base_dir, shared, strict)
+    built = tuple(_variant(n, s, shared, common, base_dir) for n, s in specs)
     description = raw.get("description") or ""
     if not isinstance(description, str):
         raise invalid("description", "text", description)
     return Comparison(name, path, description.strip(), chosen_seeds, budget, n_parallel, threads, strict,
                       _evaluation(raw.get("evaluation")), shared, built,
-                      tuple(str(o) for o in raw.get("overrides") or []))
+                      tuple(str(o) for o in raw.get("overrides") or []), search)

@@ -1,11 +1,12 @@
 """Checks made before any run starts: every variant builds, fairness holds, the metrics are known.
 
-:func:`check_runs` instantiates every variant once (its first seed's run config, through the same parser
-as ``ganmods fit``, so a bad key, type or value anywhere fails here and not after an hour of training),
-compares what it built with ``shared`` and runs the evaluation protocol once on the untrained generator to
-learn the metric names (and to fail early when the metric itself cannot run). Which way each metric is
-better comes from the metric itself (the datamodule's ``metric_spec``, :mod:`ganmods.metrics.protocol`);
-``evaluation.higher_is_better`` declares metrics that declare none.
+:func:`check_runs` instantiates every variant once per trial (its first seed's run config, through the same
+parser as ``ganmods fit``, so a bad key, type or value anywhere, a drawn one included, fails here and not after
+an hour of training), compares what it built with ``shared`` and runs the evaluation protocol once on the
+untrained generator, on the validation and the test reference, to learn the metric names (and to fail early
+when the metric itself cannot run). Which way each metric is better comes from the metric itself (the
+datamodule's ``metric_spec``, :mod:`ganmods.metrics.protocol`); ``evaluation.higher_is_better`` declares
+metrics that declare none.
 
 Fairness (``strict: true`` refuses any difference; ``strict: false`` records them in the report):
 
@@ -14,6 +15,10 @@ Fairness (``strict: true`` refuses any difference; ``strict: false`` records the
 * the data section equals the shared one, seed aside: same dataset, batches, held-out set and evaluation
   protocol (``eval_samples``, ``eval_seed``, ``metric``), hence the same real batches per seed;
 * the trainer section equals the shared one (logger and folders aside, which are per run).
+
+Every trial of a search is held to the same rules (a space reaches only under ``model.init_args`` and, under
+``strict``, never what ``shared`` fixes: :mod:`ganmods.compare.config`), so the trials of a variant differ
+only in the space's paths.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any, Optional
 from ganmods.compare.config import Comparison
 from ganmods.compare.merge import flatten, get_path
 from ganmods.compare.plan import RunSpec
+from ganmods.compare.recorder import evaluate_split
 from ganmods.compare.runner import build_cli, quiet
 from ganmods.errors import ConfigurationError
 from ganmods.metrics.protocol import EMPTY_SPEC, MetricSpec, shipped_higher_is_better
@@ -123,14 +129,15 @@ def check_runs(comparison: Comparison, runs: list[RunSpec]) -> Checked:
 
     Args:
         comparison: The comparison.
-        runs: Its runs (from :func:`~ganmods.compare.plan.plan_runs`).
+        runs: Its runs (from :func:`~ganmods.compare.plan.plan_runs`); each (variant, trial) of the first seed is
+            built.
 
     Returns:
         The metric names, directions, ranking metrics and (non-strict) deviations.
 
     Raises:
-        ConfigurationError: If a variant does not build (bad key, type or value), a variant changes a shared
-            piece under ``strict``, the variants' protocols give different metrics, or ``evaluation.rank_by``
+        ConfigurationError: If a variant or a trial does not build (bad key, type or value), a variant changes a
+            shared piece under ``strict``, the variants' protocols give different metrics, or ``evaluation.rank_by``
             names a metric the protocol does not return or whose direction is unknown.
     """
     deviations: dict[str, list[str]] = {}
@@ -138,24 +145,28 @@ def check_runs(comparison: Comparison, runs: list[RunSpec]) -> Checked:
     specs: dict[str, MetricSpec] = {}
     first_seed = comparison.seeds[0]
     with quiet():
-        for variant in comparison.variants:
-            run = next(r for r in runs if r.variant == variant.name and r.seed == first_seed)
-            built = build_cli(run.config, f"variants.{variant.name}")
+        for run in (r for r in runs if r.seed == first_seed):
+            where = f"variants.{run.variant}" + (f" (trial {run.trial})" if run.searched else "")
+            built = build_cli(run.config, where)
             found = _deviations(comparison.shared, run.config, built)
             if found and comparison.strict:
                 raise ConfigurationError(
-                    f"variants.{variant.name} must use the shared networks, data, trainer and model settings "
+                    f"{where} must use the shared networks, data, trainer and model settings "
                     f"(strict fairness); it changes {'; '.join(found)}. Make the variant keep them, or set "
                     "strict: false to compare anyway (the report then lists the differences)."
                 )
-            if found:
-                deviations[variant.name] = found
+            known = deviations.setdefault(run.variant, [])
+            known.extend(f for f in found if f not in known)
             data_key = json.dumps({k: v for k, v in run.config["data"].items() if k != "seed"}, sort_keys=True,
                                   default=str)
             if data_key not in metric_sets:
-                evaluate = getattr(built.datamodule, "evaluate", None)
-                metric_sets[data_key] = tuple(evaluate(built.model)) if callable(evaluate) else ()
+                metric_sets[data_key] = tuple(evaluate_split(built.datamodule, built.model, "val") or {})
+                test = evaluate_split(built.datamodule, built.model, "test")  # the test reference works too
+                if test is not None and tuple(test) != metric_sets[data_key]:
+                    raise ConfigurationError(f"data must score the validation and test references by the same "
+                                             f"metrics; got {list(metric_sets[data_key])} and {list(test)}.")
                 specs[data_key] = getattr(built.datamodule, "metric_spec", EMPTY_SPEC)
+    deviations = {variant: found for variant, found in deviations.items() if found}
     names = list(metric_sets.values())
     if any(n != names[0] for n in names):
         raise ConfigurationError(f"variants must be scored by the same metrics; their data sections give {names}.")

@@ -6,9 +6,17 @@
 ``critic_steps``, ``images_seen`` and the training wall-clock; a fingerprint of the real-data stream position
 of every critic step trained (``batches.txt``, one line per critic step: the dataset, its seed, the batch size,
 the rank and the step, which fix the batch in the step-keyed stream of :mod:`ganmods.data.stream`; nothing is
-read from the device) and of the initial networks; and after training it
-scores the generator by the datamodule's ``evaluate`` (the *final* metrics, logged as ``final/<metric>`` to
-every logger) and draws ``final.png`` (the toy scatter over the critic's contour, or an image grid).
+read from the device) and of the initial networks; the effective hyperparameters the run trains with (loss,
+regularizers with their weights, ``n_critic``, each optimizer's class, learning rate and betas as built, EMA);
+and after training it scores the generator by the datamodule's ``evaluate`` on both references and draws
+``final.png`` (the toy scatter over the critic's contour, or an image grid). The final scores, logged to every
+logger:
+
+* ``final/<metric>``: on the validation reference (``evaluate(model, split="val")``), what a comparison
+  selects trials by;
+* ``test/<metric>``: on the test reference (``split="test"``), only reported;
+* with an EMA generator, ``final_raw/<metric>`` and ``test_raw/<metric>``: the same for the trained (raw)
+  generator, scored inside :meth:`~ganmods.GANModule.raw_sampling`.
 
 Training wall-clock (``train_s``) starts when training starts and leaves out validation and the final
 evaluation, so it measures the optimisation itself; ``wall_s`` counts everything since ``fit`` began.
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -28,10 +37,78 @@ import lightning.pytorch as pl
 
 from ganmods.callbacks.periodic import log_step
 from ganmods.compare.budget import Budget, BudgetStop
+from ganmods.errors import invalid
+from ganmods.spec import NotRecordable, to_spec
 
-__all__ = ["RunRecorder", "atomic_write", "stream_fingerprint"]
+__all__ = ["SPLITS", "RunRecorder", "atomic_write", "effective_hyperparameters", "evaluate_split",
+           "stream_fingerprint"]
 
 _COUNTERS = ("generator_steps", "critic_steps", "images_seen")
+#: The evaluation references: ``"val"`` (selection) and ``"test"`` (report).
+SPLITS = ("val", "test")
+
+
+def evaluate_split(datamodule: Any, model: Any, split: str) -> Optional[dict[str, float]]:
+    """Score ``model`` by the datamodule's protocol on one reference: ``datamodule.evaluate(model, split=split)``.
+
+    Args:
+        datamodule: The run's datamodule.
+        model: The module (anything with ``sample``).
+        split: ``"val"`` or ``"test"``.
+
+    Returns:
+        Metric name -> value (``{}`` when the datamodule has no ``evaluate``); ``None`` for ``"test"`` when the
+        datamodule's ``evaluate`` takes no ``split`` (it then has a single reference, which is the validation one).
+
+    Raises:
+        ConfigurationError: If ``split`` is not one of :data:`SPLITS`.
+    """
+    if split not in SPLITS:
+        raise invalid("split", f"one of {list(SPLITS)}", split)
+    evaluate = getattr(datamodule, "evaluate", None)
+    if not callable(evaluate):
+        return {}
+    # A datamodule whose evaluate(model) takes no split scores on one reference only: use it for "val" and
+    # record no test score rather than report the very values that selected the trial.
+    if "split" not in inspect.signature(evaluate).parameters:
+        return {k: float(v) for k, v in evaluate(model).items()} if split == "val" else None
+    return {k: float(v) for k, v in evaluate(model, split=split).items()}
+
+
+def effective_hyperparameters(trainer: pl.Trainer, module: Any) -> dict[str, Any]:
+    """What a module trains with, as built (class defaults and drawn values alike): the loss, the regularizers
+    with their arguments, ``n_critic``, each optimizer's class, learning rate and betas (read from the
+    trainer's optimizers), and the EMA.
+
+    Args:
+        trainer: The trainer, once its optimizers exist (from ``on_train_start``).
+        module: A :class:`~ganmods.GANModule`.
+
+    Returns:
+        A JSON-serialisable mapping: ``loss``, ``regularizers`` (``[{"class": ..., <arguments>}]``), ``n_critic``,
+        ``optimizer_g`` and ``optimizer_d`` (``{"class", "lr", "betas"?}``) and ``ema`` (``None`` without EMA, else
+        ``{"decay", "half_life_images"}``).
+    """
+    def record(obj: Any) -> dict[str, Any]:
+        try:
+            spec = to_spec(obj)
+        except NotRecordable:
+            return {"class": type(obj).__name__}
+        return {"class": spec["class_path"].rsplit(".", 1)[-1], **spec.get("init_args", {})}
+
+    loss = module.loss
+    out: dict[str, Any] = {"loss": getattr(loss, "name", type(loss).__name__),
+                           "regularizers": [record(reg) for reg in module.regularizers],
+                           "n_critic": int(module.n_critic)}
+    for name, optimizer in zip(("optimizer_g", "optimizer_d"), trainer.optimizers):
+        group = optimizer.param_groups[0]
+        entry: dict[str, Any] = {"class": type(optimizer).__name__, "lr": float(group["lr"])}
+        if "betas" in group:
+            entry["betas"] = [float(b) for b in group["betas"]]
+        out[name] = entry
+    out["ema"] = None if module.ema_generator is None else {"decay": module.ema_decay,
+                                                            "half_life_images": module.ema_half_life_images}
+    return out
 
 
 def atomic_write(path: str, text: str, sync: bool = True) -> None:
@@ -99,6 +176,12 @@ class RunRecorder(pl.Callback):
         self.history: list[dict[str, float]] = []
         self.batch_hashes: list[str] = []
         self.final: Optional[dict[str, float]] = None
+        #: Final scores on the test reference (``None``: the datamodule has none), and the raw generator's.
+        self.test: Optional[dict[str, float]] = None
+        self.final_raw: Optional[dict[str, float]] = None
+        self.test_raw: Optional[dict[str, float]] = None
+        #: :func:`effective_hyperparameters`, once training has started.
+        self.hyperparameters: dict[str, Any] = {}
         self.final_counters: dict[str, int] = {}
         self.stop = BudgetStop(budget, self.train_seconds)
         self._first_step: Optional[int] = None
@@ -167,10 +250,12 @@ class RunRecorder(pl.Callback):
 
     # ------------------------------------------------------------------ per step
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Start the training clock (after the sanity check) and note the first critic step trained here."""
+        """Start the training clock (after the sanity check), note the first critic step trained here and the
+        effective hyperparameters."""
         self._train_start = time.perf_counter()
         self._val_total = 0.0
         self._first_step = int(pl_module.critic_steps)
+        self.hyperparameters = effective_hyperparameters(trainer, pl_module)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -204,15 +289,24 @@ class RunRecorder(pl.Callback):
 
     # ------------------------------------------------------------------ the end
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Score the generator by the datamodule's protocol, log ``final/<metric>``, draw ``final.png``,
-        and write ``history.csv`` and ``batches.txt``."""
+        """Score the generator by the datamodule's protocol on the validation and test references (and the raw
+        generator's with EMA), log ``final/``, ``test/``, ``final_raw/``, ``test_raw/<metric>``, draw
+        ``final.png``, and write ``history.csv`` and ``batches.txt``."""
         datamodule = trainer.datamodule
         train_s = self.train_seconds()
-        evaluate = getattr(datamodule, "evaluate", None)
-        final = {k: float(v) for k, v in evaluate(pl_module).items()} if callable(evaluate) else {}
+        final = evaluate_split(datamodule, pl_module, "val") or {}
+        test = evaluate_split(datamodule, pl_module, "test")
+        final_raw = test_raw = None
+        if pl_module.ema_generator is not None:
+            with pl_module.raw_sampling():
+                final_raw = evaluate_split(datamodule, pl_module, "val") or {}
+                test_raw = evaluate_split(datamodule, pl_module, "test")
+        self.test, self.final_raw, self.test_raw = test, final_raw, test_raw
         self.final_counters = {k: int(getattr(pl_module, k)) for k in _COUNTERS}
         self.final_train_s = train_s
-        values: dict[str, float] = {f"final/{k}": v for k, v in final.items()}
+        values: dict[str, float] = {}
+        for prefix, scores in (("final", final), ("test", test), ("final_raw", final_raw), ("test_raw", test_raw)):
+            values.update({f"{prefix}/{k}": v for k, v in (scores or {}).items()})
         values.update({f"counters/{k}": v for k, v in self.final_counters.items()})
         pl_module.remove_listener(self._logged)
         first = self._first_step if self._first_step is not None else self.final_counters["critic_steps"]
@@ -263,12 +357,15 @@ class RunRecorder(pl.Callback):
             save_figure(grid_figure(pl_module.sample(self.panel_samples or 64, seed=0), title=title, nrow=8), path)
 
     def result(self) -> dict[str, Any]:
-        """The run's record (after training): counters, clocks, final metrics, history, batch and initial
-        network digests.
+        """The run's record (after training): counters, clocks, final metrics (``final``: validation reference;
+        ``test``: test reference, ``None`` when the datamodule has none; ``final_raw``/``test_raw``: the raw
+        generator's, ``None`` without EMA), effective hyperparameters, history, batch and initial network digests.
 
         Returns:
             A JSON-serialisable mapping.
         """
         digest = hashlib.sha256("".join(self.batch_hashes).encode()).hexdigest()[:16]
-        return {**self.final_counters, "train_s": self.final_train_s, "final": self.final, "history": self.history,
-                "batches": len(self.batch_hashes), "batch_digest": digest, "init_digest": self.init_digest}
+        return {**self.final_counters, "train_s": self.final_train_s, "final": self.final, "test": self.test,
+                "final_raw": self.final_raw, "test_raw": self.test_raw, "hyperparameters": self.hyperparameters,
+                "history": self.history, "batches": len(self.batch_hashes), "batch_digest": digest,
+                "init_digest": self.init_digest}
