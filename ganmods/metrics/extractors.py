@@ -65,7 +65,7 @@ def build_extractor(
     """Load a feature extractor.
 
     Args:
-        extractor: ``"inception"``, ``"digits"`` or a module mapping images to features.
+        extractor: ``"inception"``, ``"digits"``, ``"mnist5k"`` or a module mapping images to features.
         weights_path: A local weights file (``inception``/``digits``), or None for the default.
 
     Returns:
@@ -79,15 +79,16 @@ def build_extractor(
         net, sha = _load_inception(weights_path)
         resize = "torch-fidelity interpolate_bilinear_2d_like_tensorflow1x to 299x299, no antialias"
         return net, lambda u: net(u)[0], sha, "torch-fidelity inception-v3-compat", "2048 (pool3)", resize, 2048
-    if extractor == "digits":
-        from ganmods.metrics.digits import DIGIT_CLASSIFIER_WEIGHTS, DIGIT_WORKING_SIZE, load_digit_classifier
+    from ganmods.metrics.digits import CLASSIFIER_WEIGHTS, DIGIT_WORKING_SIZE, load_digit_classifier
 
-        net = load_digit_classifier(weights_path)
-        sha = _sha256_file(weights_path or DIGIT_CLASSIFIER_WEIGHTS)
+    if isinstance(extractor, str) and extractor in CLASSIFIER_WEIGHTS:
+        path = weights_path or CLASSIFIER_WEIGHTS[extractor]
+        net = load_digit_classifier(path)
+        sha = _sha256_file(path)
         size = DIGIT_WORKING_SIZE
         resize = f"bilinear to {size}x{size}, align_corners=False, antialias when shrinking"
-        return net, net.features, sha, "ganmods DigitClassifier", f"{net.feature_dim} (penultimate)", resize, \
-            net.feature_dim
+        name = "ganmods DigitClassifier" if extractor == "digits" else f"ganmods DigitClassifier ({extractor})"
+        return net, net.features, sha, name, f"{net.feature_dim} (penultimate)", resize, net.feature_dim
     net = extractor.eval().requires_grad_(False)
     name = f"custom {type(net).__module__}.{type(net).__qualname__}"
     return net, net, _sha256_state(net), name, "output", "none (the extractor's own)", None

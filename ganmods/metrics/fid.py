@@ -9,12 +9,15 @@ The protocol (PITFALLS.md §15–18, §20):
   weights, 2048-d pool features), grey images repeated to 3 channels, resized inside the extractor to
   299 px by torch-fidelity's TF1-compatible bilinear resampling (no antialiasing, unlike torchmetrics'
   default);
-* ``extractor="digits"``: the shipped :class:`~ganmods.metrics.digits.DigitClassifier` (64-d features),
-  fed the quantised images mapped back to ``[-1, 1]``;
+* ``extractor="digits"`` / ``"mnist5k"``: a shipped :class:`~ganmods.metrics.digits.DigitClassifier`
+  (64-d features; trained on the bundled digits' / the mnist5k digits' training split), fed the quantised
+  images mapped back to ``[-1, 1]``;
 * statistics and distances in float64 by torchmetrics' ``FrechetInceptionDistance`` and
   ``KernelInceptionDistance`` (100 subsets, cubic polynomial kernel, subsets drawn from a fixed seed
   without touching the global RNG);
-* result names carry the number of generated images: ``fid_10k``, ``kid_10k``, ``kid_10k_std``.
+* result names carry the number of generated images: ``fid_10k``, ``kid_10k``, ``kid_10k_std``;
+* with ``prdc=True`` (a :meth:`ImageMetrics.score` argument) also ``precision``, ``recall`` (k = 3),
+  ``density`` and ``coverage`` (k = 5) of the same features (:func:`~ganmods.metrics.prdc.prdc`, float64).
 
 Real features are computed once per (``real_key``, number of real images, extractor identity) and kept
 on disk; see :meth:`ImageMetrics.cache_key`. The disk copy is only a cache: each entry is written
@@ -39,7 +42,10 @@ from torch import Tensor, nn
 
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
 from ganmods.images import from_uint8, to_uint8
+from ganmods.metrics.digits import CLASSIFIER_WEIGHTS
 from ganmods.metrics.extractors import build_extractor
+from ganmods.metrics.prdc import PRDC_K_DC, PRDC_K_PR, check_prdc_counts, with_prdc
+from ganmods.metrics.prdc import prdc as prdc_of  # `prdc` is also score()'s argument
 from ganmods.metrics.protocol import MetricSpec
 
 __all__ = ["CACHE_FORMAT", "KID_SEED", "KID_SUBSETS", "ImageMetrics", "count_label"]
@@ -95,12 +101,14 @@ class ImageMetrics:
 
     Args:
         extractor: ``"inception"`` (torch-fidelity's InceptionV3, 2048-d; the papers' FID), ``"digits"``
-            (the shipped digit classifier, 64-d; offline, for the bundled digits) or an ``nn.Module``
+            (the shipped digit classifier, 64-d; offline, for the bundled digits), ``"mnist5k"`` (the same
+            network trained on the mnist5k digits; offline, for ``dataset: mnist5k``) or an ``nn.Module``
             mapping ``[N, C, H, W]`` floats in ``[-1, 1]`` (already quantised to the uint8 grid) to
             ``[N, D]`` features; a module is put in eval mode and moved to ``device``.
         weights_path: Local weights for a named extractor: for ``"inception"`` torch-fidelity's
             ``pt_inception-2015-12-05`` file (without it the weights are downloaded once into the torch
-            hub cache), for ``"digits"`` a ``DigitClassifier`` state dict (default: the shipped one).
+            hub cache), for ``"digits"`` / ``"mnist5k"`` a ``DigitClassifier`` state dict (default: the shipped
+            one).
         kid: Also compute KID (mean and std over 100 subsets).
         kid_subset_size: Images per KID subset; both sets need at least this many.
         cache_dir: Where real features are kept (default ``$GANMODS_CACHE/metrics``, else
@@ -130,8 +138,9 @@ class ImageMetrics:
         batch_size: int = 64,
         device: Optional[Union[str, torch.device]] = None,
     ) -> None:
-        if not (isinstance(extractor, nn.Module) or extractor in ("inception", "digits")):
-            raise invalid("extractor", "'inception', 'digits' or an nn.Module", extractor)
+        named = ("inception", *CLASSIFIER_WEIGHTS)
+        if not (isinstance(extractor, nn.Module) or (isinstance(extractor, str) and extractor in named)):
+            raise invalid("extractor", f"one of {list(named)} or an nn.Module", extractor)
         if weights_path is not None:
             if isinstance(extractor, nn.Module):
                 raise invalid("weights_path", "None when extractor is an nn.Module", weights_path)
@@ -157,7 +166,8 @@ class ImageMetrics:
         self.weights_path = weights_path
 
         self._takes_uint8 = extractor == "inception"
-        self._channels = 1 if extractor == "digits" else None
+        self._classifier = isinstance(extractor, str) and extractor in CLASSIFIER_WEIGHTS
+        self._channels = 1 if self._classifier else None
         net, self._forward, self.weights_sha256, self.extractor_name, self.feature_layer, self.resize, \
             self._min_samples = build_extractor(extractor, weights_path)
         self._net = net.to(self.device)  # a plain attribute of a plain object: never a registered child
@@ -167,26 +177,37 @@ class ImageMetrics:
     #: direction (``None``: a spread, not a score); the ``kid`` ones only with ``kid=True``.
     NAME_DIRECTIONS: dict[str, Optional[bool]] = {"fid_{n}": False, "kid_{n}": False, "kid_{n}_std": None}
 
-    def spec(self, n_samples: int) -> MetricSpec:
+    @property
+    def classifier_features(self) -> bool:
+        """Whether the features are a shipped digit classifier's (``extractor="digits"`` or ``"mnist5k"``:
+        64-d, cheap enough that :class:`~ganmods.data.GANDataModule` scores PRDC in them by default)."""
+        return self._classifier
+
+    def spec(self, n_samples: int, prdc: bool = False) -> MetricSpec:
         """What :meth:`score` returns for ``n_samples`` generated images (:mod:`ganmods.metrics.protocol`):
         ``fid_<n>`` (lower is better, the main value), with ``kid`` also ``kid_<n>`` (lower is better) and
-        ``kid_<n>_std`` (no direction); ``<n>`` is :func:`count_label` of ``n_samples``. Every process
+        ``kid_<n>_std`` (no direction); ``<n>`` is :func:`count_label` of ``n_samples``; with ``prdc`` also
+        ``precision``, ``recall``, ``density`` and ``coverage`` (higher is better). Every process
         scores the same gathered features, so nothing is reduced across processes (``"none"``).
 
         Args:
             n_samples: Generated images scored.
+            prdc: Whether the score includes the PRDC values (as :meth:`score`'s ``prdc``).
 
         Returns:
             The :class:`~ganmods.metrics.protocol.MetricSpec`.
 
         Raises:
-            ConfigurationError: If ``n_samples`` is not an integer >= 1.
+            ConfigurationError: If ``n_samples`` is not an integer >= 1, or ``prdc`` is not a bool.
         """
+        if not isinstance(prdc, bool):
+            raise invalid("prdc", "true or false", prdc)
         label = count_label(n_samples)
         templates = [t for t in self.NAME_DIRECTIONS if self.kid or not t.startswith("kid")]
         names = tuple(t.format(n=label) for t in templates)
         higher = {t.format(n=label): self.NAME_DIRECTIONS[t] for t in templates}
-        return MetricSpec(names, higher, main=f"fid_{label}", reduce={name: "none" for name in names})
+        spec = MetricSpec(names, higher, main=f"fid_{label}", reduce={name: "none" for name in names})
+        return with_prdc(spec) if prdc else spec
 
     # ------------------------------------------------------------------ provenance and cache key
     def _static_provenance(self) -> dict[str, Any]:
@@ -197,7 +218,7 @@ class ImageMetrics:
             "statistics_dtype": "float64",
             "kid": {"subsets": KID_SUBSETS, "subset_size": self.kid_subset_size, "seed": KID_SEED,
                     "kernel": "(x.y / D + 1) ** 3, unbiased MMD"} if self.kid else None,
-            "real_key": None, "n_real": None, "n_fake": None, "real_cache": None, "results": None,
+            "real_key": None, "n_real": None, "n_fake": None, "real_cache": None, "prdc": None, "results": None,
             "device": str(self.device),
             "versions": {p: _version(p) for p in ("ganmods", "torch", "torchmetrics", "torch-fidelity")},
         }
@@ -323,8 +344,9 @@ class ImageMetrics:
         real_key: str,
         gather: Optional[Callable[[Tensor], Tensor]] = None,
         shard: Optional[tuple[int, int]] = None,
+        prdc: bool = False,
     ) -> dict[str, float]:
-        """FID (and KID) of ``fake`` against ``real``.
+        """FID (and KID, and with ``prdc`` precision, recall, density and coverage) of ``fake`` against ``real``.
 
         Args:
             fake: ``[N, C, H, W]`` generated images, floats in ``[-1, 1]`` (with ``gather``: this process's
@@ -340,15 +362,17 @@ class ImageMetrics:
                 extracts only its share of ``real`` (:func:`ganmods.strategies.shard_bounds`) and the shares
                 are gathered. The processes agree on hit or miss first, so all of them call the same
                 collectives.
+            prdc: Also compute ``precision``, ``recall`` (k = 3), ``density`` and ``coverage`` (k = 5) of the
+                fake features against the real ones (:func:`~ganmods.metrics.prdc.prdc`, float64, on ``device``).
 
         Returns:
             ``{"fid_<n>": …}`` plus, with ``kid``, ``"kid_<n>"`` and ``"kid_<n>_std"``, where ``<n>`` is
-            :func:`count_label` of ``N``.
+            :func:`count_label` of ``N``; plus, with ``prdc``, the four PRDC values (in :meth:`spec`'s order).
 
         Raises:
             ConfigurationError: For a wrong shape, dtype or channel count, non-finite values, fewer
-                images than ``kid_subset_size``, an empty ``real_key``, or a ``real_key`` whose cache entry
-                was made from other images.
+                images than ``kid_subset_size`` (or, with ``prdc``, than 6 real and 4 fake), an empty
+                ``real_key``, or a ``real_key`` whose cache entry was made from other images.
 
         Warns:
             UserWarning: Once per call when ``N`` or ``M`` is below 2048 (Inception) or the feature
@@ -360,15 +384,21 @@ class ImageMetrics:
             raise invalid("fake", f"images of real's shape {tuple(real.shape[1:])}", tuple(fake.shape[1:]))
         if not isinstance(real_key, str) or not real_key.strip():
             raise invalid("real_key", "a non-empty string", real_key)
+        if not isinstance(prdc, bool):
+            raise invalid("prdc", "true or false", prdc)
         n_real = real.shape[0]
         # the fake count is known here on one process; with `gather`, only after the gather below
         self._check_kid_count(n_real if gather is not None else min(n_real, fake.shape[0]))
+        if prdc:
+            check_prdc_counts(n_real, n_real if gather is not None else fake.shape[0], name="the image counts")
 
         real_feats, cache_info = self._real_features(real, real_key, gather, shard)
         fake_feats = self._features(fake)
         if gather is not None:
             fake_feats = gather(fake_feats)
             self._check_kid_count(min(n_real, fake_feats.shape[0]))
+            if prdc:
+                check_prdc_counts(n_real, fake_feats.shape[0], name="the image counts")
         n_fake = fake_feats.shape[0]
         dim = real_feats.shape[1]
         if fake_feats.shape[1] != dim:
@@ -381,8 +411,11 @@ class ImageMetrics:
                 "sample counts (they are in the metric names).", UserWarning, stacklevel=2,
             )
         results = self._compute(fake_feats, real_feats, count_label(n_fake))
+        if prdc:
+            results.update(prdc_of(real_feats.to(self.device), fake_feats.to(self.device), PRDC_K_PR, PRDC_K_DC))
         self._provenance.update(
             feature_dim=dim, real_key=real_key, n_real=n_real, n_fake=n_fake, real_cache=cache_info, results=results,
+            prdc={"k_pr": PRDC_K_PR, "k_dc": PRDC_K_DC, "dtype": "float64"} if prdc else None,
         )
         return results
 

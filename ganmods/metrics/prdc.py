@@ -25,19 +25,69 @@ The distances are computed in chunks of ``chunk_size`` rows, so the memory is ``
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
+from ganmods.metrics.protocol import MetricSpec
 
-__all__ = ["PRDC_HIGHER_IS_BETTER", "PRDC_NAMES", "prdc"]
+__all__ = ["PRDC_HIGHER_IS_BETTER", "PRDC_K_DC", "PRDC_K_PR", "PRDC_NAMES", "check_prdc_counts", "prdc", "with_prdc"]
 
 #: The names :func:`prdc` returns, in order.
 PRDC_NAMES = ("precision", "recall", "density", "coverage")
 #: Direction of every name: all four are better when higher.
 PRDC_HIGHER_IS_BETTER = {name: True for name in PRDC_NAMES}
+#: Neighbours of the precision / recall balls in the evaluation protocols (Kynkäänniemi et al. 2019).
+PRDC_K_PR = 3
+#: Neighbours of the density / coverage balls in the evaluation protocols (Naeem et al. 2020).
+PRDC_K_DC = 5
+
+
+def with_prdc(spec: MetricSpec) -> MetricSpec:
+    """``spec`` with the four PRDC names appended (higher is better, no reduction across processes: every
+    process scores the same full sets); ``spec`` itself when it already declares them.
+
+    Args:
+        spec: A metric's declaration (:class:`~ganmods.metrics.protocol.MetricSpec`).
+
+    Returns:
+        The extended declaration; its ``main`` value is ``spec``'s.
+
+    Example:
+        >>> with_prdc(MetricSpec(("fid",), {"fid": False}, main="fid")).names
+        ('fid', 'precision', 'recall', 'density', 'coverage')
+    """
+    if all(name in spec.names for name in PRDC_NAMES):
+        return spec
+    names = spec.names + tuple(n for n in PRDC_NAMES if n not in spec.names)
+    return MetricSpec(names, {**spec.higher_is_better, **PRDC_HIGHER_IS_BETTER}, spec.main,
+                      {**spec.reduce, **{name: "none" for name in PRDC_NAMES}})
+
+
+def check_prdc_counts(n_real: int, n_fake: int, k_pr: int = PRDC_K_PR, k_dc: int = PRDC_K_DC,
+                      name: str = "eval_samples") -> None:
+    """Refuse sample counts too small for :func:`prdc` before any sample is drawn or feature extracted.
+
+    Args:
+        n_real: Real points (the reference).
+        n_fake: Generated points.
+        k_pr: Neighbours of the precision / recall balls (both sets need more points).
+        k_dc: Neighbours of the density / coverage balls (the real set needs more points).
+        name: The argument that sets the counts, for the message.
+
+    Raises:
+        ConfigurationError: If ``n_real <= max(k_pr, k_dc)`` or ``n_fake <= k_pr``, naming ``name`` and the way out
+            (more samples, or ``prdc: false``).
+    """
+    need_real, need_fake = max(k_pr, k_dc) + 1, k_pr + 1
+    if n_real < need_real or n_fake < need_fake:
+        raise ConfigurationError(
+            f"{name} must give at least {need_real} real and {need_fake} generated points to score precision / "
+            f"recall (k = {k_pr}) and density / coverage (k = {k_dc}); got {n_real} real and {n_fake} generated. "
+            "Score more samples, or pass prdc: false.")
 
 
 def _check_k(name: str, k: Any, n: int, which: str) -> int:
@@ -62,7 +112,7 @@ def _kth_neighbour_distances(points: Tensor, ks: tuple[int, ...], chunk_size: in
 
 
 def prdc(real: Tensor, fake: Tensor, k_pr: int = 3, k_dc: int = 5, chunk_size: int = 1024,
-         dtype: torch.dtype = torch.float64) -> dict[str, float]:
+         dtype: torch.dtype = torch.float64, nonfinite_fake: str = "raise") -> dict[str, float]:
     """Precision and recall (``k_pr`` neighbours) and density and coverage (``k_dc`` neighbours) of ``fake``
     against ``real`` (definitions in the module docstring).
 
@@ -74,13 +124,17 @@ def prdc(real: Tensor, fake: Tensor, k_pr: int = 3, k_dc: int = 5, chunk_size: i
         chunk_size: Rows of each distance block (an integer >= 1).
         dtype: Floating type of the distances (float64 by default: ties between equal distances stay exact;
             float32 halves the memory and time).
+        nonfinite_fake: What a NaN or infinite value in ``fake`` gives: ``"raise"`` (an error) or ``"nan"`` (all
+            four values NaN: what the evaluation protocols use, so that a diverged generator is scored as
+            unmeasurable, not stopped with an error).
 
     Returns:
         ``{"precision", "recall", "density", "coverage"}`` as floats.
 
     Raises:
-        ConfigurationError: If a set is not a finite ``[n, D]`` tensor, the dimensions differ, a ``k`` is not
-            below its set's size, or ``chunk_size`` or ``dtype`` is bad.
+        ConfigurationError: If a set is not a finite ``[n, D]`` tensor (``fake`` only with
+            ``nonfinite_fake="raise"``), the dimensions differ, a ``k`` is not below its set's size, or
+            ``chunk_size``, ``dtype`` or ``nonfinite_fake`` is bad.
 
     Example:
         >>> x = torch.tensor([[0.0], [1.0], [3.0], [7.0]])  # a set against itself: each ball holds k + 1 points
@@ -96,6 +150,8 @@ def prdc(real: Tensor, fake: Tensor, k_pr: int = 3, k_dc: int = 5, chunk_size: i
                                  f"{tuple(real.shape)}, fake {tuple(fake.shape)}.")
     if dtype not in (torch.float32, torch.float64):
         raise invalid("dtype", "torch.float32 or torch.float64", dtype)
+    if nonfinite_fake not in ("raise", "nan"):
+        raise invalid("nonfinite_fake", "'raise' or 'nan'", nonfinite_fake)
     check_positive_int("chunk_size", chunk_size)
     n, m = real.shape[0], fake.shape[0]
     _check_k("k_pr", k_pr, n, "real")
@@ -105,6 +161,8 @@ def prdc(real: Tensor, fake: Tensor, k_pr: int = 3, k_dc: int = 5, chunk_size: i
     fake = fake.detach().to(dtype=dtype, device=real.device)
     for name, value in (("real", real), ("fake", fake)):
         if not bool(torch.isfinite(value).all()):
+            if name == "fake" and nonfinite_fake == "nan":
+                return dict.fromkeys(PRDC_NAMES, math.nan)
             raise invalid(name, "finite features", "a tensor with NaN or infinite values")
 
     real_pr, real_dc = _kth_neighbour_distances(real, (k_pr, k_dc), chunk_size)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 from torch import Tensor
 
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
-from ganmods.metrics.prdc import PRDC_HIGHER_IS_BETTER, PRDC_NAMES, prdc
+from ganmods.metrics.prdc import prdc, with_prdc
 from ganmods.metrics.protocol import MetricSpec
 
 __all__ = ["ModeMetrics", "mode_metrics"]
@@ -72,13 +73,16 @@ class ModeMetrics:
     evaluation seed, so nothing is reduced across processes (``"none"``).
 
     With ``prdc=True`` it also returns ``precision``, ``recall``, ``density`` and ``coverage``
-    (:func:`~ganmods.metrics.prdc.prdc`, all higher is better) in the plane, against as many real points as
-    samples drawn from the mixture with a generator seeded by ``reference_seed`` (the same reference for
-    every run). Off by default: it adds three ``N x N`` distance matrices per evaluation.
+    (:func:`~ganmods.metrics.prdc.prdc`, all higher is better) in the plane: against the ``reference`` points given
+    to :meth:`score` (what :class:`~ganmods.data.GANDataModule` does: the real points of the split scored, see
+    :mod:`ganmods.data.splits`), else against as many real points as samples drawn from the mixture with a
+    generator seeded by ``reference_seed`` (the same reference for every run).
 
     Args:
         min_count: High-quality samples a mode needs to count as captured.
-        prdc: Also compute precision, recall (``k_pr`` neighbours), density and coverage (``k_dc``).
+        prdc: Also compute precision, recall (``k_pr`` neighbours), density and coverage (``k_dc``). Off by
+            default for the object itself; :class:`~ganmods.data.GANDataModule` turns it on for the mixtures
+            (its ``prdc`` argument).
         k_pr: Neighbours of the precision/recall balls (Kynkäänniemi et al.: 3).
         k_dc: Neighbours of the density/coverage balls (Naeem et al.: 5).
         reference_seed: Seed of the real reference points.
@@ -121,33 +125,40 @@ class ModeMetrics:
         Returns:
             The :class:`~ganmods.metrics.protocol.MetricSpec` (with the four PRDC names when ``prdc``).
         """
-        if not self.prdc:
-            return MetricSpec(self.names, self.higher_is_better, self.main, self.reduce)
-        return MetricSpec(self.names + PRDC_NAMES, {**self.higher_is_better, **PRDC_HIGHER_IS_BETTER}, self.main,
-                          {**self.reduce, **{name: "none" for name in PRDC_NAMES}})
+        spec = MetricSpec(self.names, self.higher_is_better, self.main, self.reduce)
+        return with_prdc(spec) if self.prdc else spec
 
-    def score(self, samples: Tensor, centers: Tensor, std: float) -> dict[str, float]:
+    def score(self, samples: Tensor, centers: Tensor, std: float, reference: Optional[Tensor] = None) -> dict[str, float]:
         """Score ``samples`` against the mixture (:func:`mode_metrics` with this ``min_count``).
 
         Args:
             samples: ``[N, D]`` generated points.
             centers: ``[K, D]`` mixture centres.
             std: Standard deviation of each component.
+            reference: With ``prdc``: ``[M, D]`` real points the PRDC values are computed against (``None``: ``N``
+                points drawn from the mixture with ``reference_seed``). Must be ``None`` without ``prdc``.
 
         Returns:
             ``{"modes", "hq", "reverse_kl"}``, and ``{"precision", "recall", "density", "coverage"}`` with
-            ``prdc``.
+            ``prdc`` (all four NaN when a sample is NaN or infinite: a diverged generator is unmeasurable, as its
+            ``reverse_kl`` is NaN when no sample is of high quality).
 
         Raises:
             ConfigurationError: If shapes disagree or ``std <= 0``; with ``prdc``, if there are not more samples
-                than ``k_pr`` and ``k_dc``.
+                (and reference points) than ``k_pr`` and ``k_dc``; a ``reference`` given without ``prdc``.
         """
+        if reference is not None and not self.prdc:
+            raise invalid("reference", "None when prdc is off (the reference only serves precision, recall, "
+                          "density and coverage)", type(reference).__name__)
         values = mode_metrics(samples, centers, std, self.min_count)
         if self.prdc:
-            n = samples.shape[0]
-            generator = torch.Generator().manual_seed(self.reference_seed)
-            centers = centers.detach().double().cpu()
-            mode = torch.randint(centers.shape[0], (n,), generator=generator)
-            real = centers[mode] + std * torch.randn(n, centers.shape[1], generator=generator, dtype=torch.float64)
-            values.update(prdc(real, samples.detach().double().cpu(), self.k_pr, self.k_dc))
+            if reference is None:
+                n = samples.shape[0]
+                generator = torch.Generator().manual_seed(self.reference_seed)
+                centers = centers.detach().double().cpu()
+                mode = torch.randint(centers.shape[0], (n,), generator=generator)
+                reference = centers[mode] + std * torch.randn(n, centers.shape[1], generator=generator,
+                                                              dtype=torch.float64)
+            values.update(prdc(reference.detach().double().cpu(), samples.detach().double().cpu(), self.k_pr,
+                               self.k_dc, nonfinite_fake="nan"))
         return values
