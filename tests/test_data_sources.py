@@ -57,7 +57,10 @@ def test_a_registered_2d_source_serves_batches(registered):
     allowed = {(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)}
     assert {tuple(p.tolist()) for b in batches for p in b} <= allowed
     assert sum(b.shape[0] for b in dm.val_dataloader()) == 5
-    assert dm.evaluate(object()) == {} and dm.metric_spec.names == ()  # no evaluate: nothing scored
+    assert sum(b.shape[0] for b in dm.test_dataloader()) == 5
+    assert dm.metric_spec.names == ("precision", "recall", "density", "coverage")  # no evaluate: PRDC only
+    unscored = GANDataModule("test_points", batch_size=6, prdc=False)
+    assert unscored.evaluate(object()) == {} and unscored.metric_spec.names == ()  # nothing to score: no sampling
     with pytest.raises(ConfigurationError, match="image_size"):
         GANDataModule("test_points", image_size=8)
 
@@ -68,9 +71,10 @@ def test_a_registered_image_source_serves_batches(registered):
     batches = list(dm.train_dataloader())
     assert len(batches) == 3 and all(b.shape == (4, 1, 8, 8) for b in batches)
     assert torch.allclose(torch.cat(batches), torch.full((12, 1, 8, 8), 40 / 127.5 - 1))  # 3 x 4 = all 12, once
-    held = torch.cat(list(dm.val_dataloader()))
+    held = torch.cat(list(dm.val_dataloader()))  # the validation half of the 5 held-out images: 3
     assert held.shape == (3, 1, 8, 8) and torch.allclose(held, torch.full_like(held, 200 / 127.5 - 1))
-    assert dm.real_key == "test_images|split=held_out|n=5|size=8|channels=1"
+    assert torch.cat(list(dm.test_dataloader())).shape == (2, 1, 8, 8)
+    assert dm.real_key == "test_images|split=held_out|half=val|n=3|size=8|channels=1"
     assert GANDataModule("test_images", channels=3).data_shape == (3, 8, 8)
     with pytest.raises(ConfigurationError, match=r"batch_size.*12.*13"):
         GANDataModule("test_images", batch_size=13).setup()
@@ -101,7 +105,8 @@ def test_register_source_refuses_taken_names_and_non_sources():
 def test_sources_declare_their_default_metric():
     assert isinstance(GANDataModule("ring8").source.metric, ModeMetrics)
     assert GANDataModule("ring8").metric is None  # the argument stays an image argument
-    assert GANDataModule("swissroll").metric_spec.names == ()
+    assert GANDataModule("swissroll").metric_spec.names == ("precision", "recall", "density", "coverage")
+    assert GANDataModule("swissroll", prdc=False).metric_spec.names == ()
     metric = ImageMetrics("digits", kid_subset_size=10, device="cpu")
     dm = GANDataModule("digits", image_size=8, eval_samples=1500, metric=metric)
     assert dm.metric is metric and dm.metric_spec.main == "fid_1500"

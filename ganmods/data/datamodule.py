@@ -10,9 +10,11 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from ganmods.data.sources import DATA_SOURCES, DataSource, build_source, registered_names
+from ganmods.data.splits import check_split
 from ganmods.data.stream import ImageBatches, SampleBatches, StepChunks
 from ganmods.errors import check_positive_int, invalid
 from ganmods.metrics.fid import ImageMetrics
+from ganmods.metrics.prdc import check_prdc_counts
 from ganmods.metrics.protocol import MetricSpec
 from ganmods.spec import Recorded
 
@@ -40,13 +42,19 @@ class ImageMetric(Protocol):
 
 
 class GANDataModule(Recorded, pl.LightningDataModule):
-    """The shared data module: training batches, a held-out validation set and the evaluation protocol.
+    """The shared data module: training batches, held-out validation and test sets and the evaluation protocol.
 
     Every variant trained with the same ``GANDataModule`` arguments and seed sees the same real batches
     in the same order and is scored by the same protocol (same sample count, same seed for the fixed
     evaluation latents). The batch of critic step ``k`` depends only on the seed, ``k`` and the process's
     rank (and, for images, the world size), so a resumed run continues the exact stream: each training
     pass starts at the model's ``critic_steps``.
+
+    Every dataset has two disjoint evaluation references (:mod:`ganmods.data.splits`): ``"val"``, for anything
+    that selects (validation logs, the best checkpoint, the best trial of a search), served by
+    :meth:`val_dataloader` and scored by ``evaluate(model)``; and ``"test"``, only reported, served by
+    :meth:`test_dataloader` and scored by ``evaluate(model, split="test")``. Toy data: real and generated points
+    drawn with their own fixed seeds per split; images: the held-out split cut into two fixed halves.
 
     What differs between datasets lives in the dataset's source class (:mod:`ganmods.data.sources`,
     registered in :data:`~ganmods.data.DATA_SOURCES`): the arguments it takes, the data shape, loading,
@@ -56,8 +64,9 @@ class GANDataModule(Recorded, pl.LightningDataModule):
 
     Args:
         dataset: A registered name. Toy: ``"ring8"``, ``"grid25"``, ``"swissroll"``; images: ``"digits"``,
-            ``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``, ``"celeba"``, ``"folder"``; and any name added
-            with :func:`~ganmods.data.register_source`.
+            ``"mnist5k"`` (needs ``pip install 'ganmods[mnist5k]'``), ``"mnist"``, ``"fashion_mnist"``,
+            ``"cifar10"``, ``"celeba"``, ``"folder"``; and any name added with
+            :func:`~ganmods.data.register_source`.
         batch_size: Real samples per critic step (per process).
         batches_per_epoch: Critic steps between two validations.
         steps_per_batch: Critic steps carried by one Lightning batch (a :class:`~ganmods.data.CriticBatches` of that many
@@ -65,8 +74,10 @@ class GANDataModule(Recorded, pl.LightningDataModule):
             every value; a larger one spreads the framework's per-batch work over more steps (worth it for
             small networks, where that work is a sizeable part of a step). Callbacks' batch hooks then run
             once per group of critic steps.
-        val_size: Held-out real samples used at validation (images: at most the held-out split).
-        eval_samples: Generated samples scored at each validation (PacGAN protocol: 2500).
+        val_size: Held-out real samples used by the critic statistics of each split (images: at most the split's
+            half of the held-out images).
+        eval_samples: Generated samples scored at each validation (PacGAN protocol: 2500); toy data is scored
+            against as many real points of the split, images against at most that many of the split's half.
         eval_seed: Seed of the fixed latents used for evaluation.
         seed: Seed of the real data stream.
         dataset_options: Toy: see :func:`make_toy` (e.g. ``{"std": 0.02}``); ``folder``:
@@ -86,10 +97,17 @@ class GANDataModule(Recorded, pl.LightningDataModule):
             there when they take at most :data:`DEVICE_MEMORY_FRACTION` of its free memory (small datasets are then
             not bound by the loader); ``"always"``: on the trainer's device whatever their size; ``"never"``:
             on the host. The batches are the same in every case (same images, same order, same values).
+        prdc: Also score ``precision``, ``recall`` (Kynkäänniemi et al. 2019, k = 3), ``density`` and
+            ``coverage`` (Naeem et al. 2020, k = 5), all higher is better, in the protocol's feature space: the
+            plane for toy data (against the split's real points), the metric's features for images (needs an
+            :class:`~ganmods.metrics.ImageMetrics`). ``None``: on for toy data and for images scored with a digit
+            classifier (``extractor: digits`` or ``mnist5k``), off for Inception features (2048-d, 10k points:
+            costly on a CPU) and other metrics.
 
     Raises:
         ConfigurationError: For an unknown dataset (the message lists the registered names), a bad size,
-            option or image argument, or an image argument given with a toy dataset.
+            option or image argument, an image argument given with a toy dataset, or ``prdc`` on with too few
+            ``eval_samples`` (at least 6) or, for images, without an ``ImageMetrics``.
 
     Example:
         >>> dm = GANDataModule("ring8", batch_size=4, batches_per_epoch=2)
@@ -117,6 +135,7 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         metric: Optional[ImageMetrics] = None,
         pin_memory: bool = False,
         data_on_device: str = "auto",
+        prdc: Optional[bool] = None,
     ) -> None:
         super().__init__()
         if not isinstance(dataset, str) or dataset not in DATA_SOURCES:
@@ -133,7 +152,9 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         self.eval_seed = int(eval_seed)
         self.seed = int(seed)
         self.source: DataSource = build_source(dataset, options=dataset_options, root=root, image_size=image_size,
-                                               channels=channels, download=download, metric=metric)
+                                               channels=channels, download=download, metric=metric, prdc=prdc)
+        if self.source.prdc_enabled:
+            check_prdc_counts(self.eval_samples, self.eval_samples)
         if not isinstance(pin_memory, bool):
             raise invalid("pin_memory", "true or false", pin_memory)
         self.pin_memory = pin_memory
@@ -199,20 +220,26 @@ class GANDataModule(Recorded, pl.LightningDataModule):
             metric: An object with ``score(fake, real, real_key)``, or None.
 
         Raises:
-            ConfigurationError: For toy data (scored by its own mode metric), or an object without ``score``.
+            ConfigurationError: For toy data (scored by its own mode metric), an object without ``score``, or, with
+                ``prdc=True``, a metric that is not an :class:`~ganmods.metrics.ImageMetrics`.
         """
         if not self.source.is_image:
             raise invalid("metric", f"None for the toy dataset {self.dataset!r} (scored by its mode metric)", metric)
-        if metric is not None and not callable(getattr(metric, "score", None)):
-            raise invalid("metric", "an object with score(fake, real, real_key)", metric)
-        self.source.metric = metric
+        self.source.set_metric(metric)
+
+    @property
+    def prdc(self) -> bool:
+        """Whether :meth:`evaluate` also returns ``precision``, ``recall``, ``density`` and ``coverage`` (the
+        ``prdc`` argument, its default resolved for this dataset and metric)."""
+        return self.source.prdc_enabled
 
     @property
     def metric_spec(self) -> MetricSpec:
-        """What :meth:`evaluate` returns, and which way each value is better (:mod:`ganmods.metrics.protocol`):
-        toy mixtures ``modes``/``hq``/``reverse_kl`` (main ``reverse_kl``); images with an
-        :class:`~ganmods.metrics.ImageMetrics` ``fid_<n>``/``kid_<n>``/``kid_<n>_std`` (main ``fid_<n>``,
-        ``<n>`` from ``eval_samples``); nothing for the swiss roll or images without a metric."""
+        """What :meth:`evaluate` returns (for either split), and which way each value is better
+        (:mod:`ganmods.metrics.protocol`): toy mixtures ``modes``/``hq``/``reverse_kl`` (main ``reverse_kl``);
+        images with an :class:`~ganmods.metrics.ImageMetrics` ``fid_<n>``/``kid_<n>``/``kid_<n>_std`` (main
+        ``fid_<n>``, ``<n>`` from ``eval_samples``); with :attr:`prdc` also ``precision``/``recall``/``density``/
+        ``coverage`` (higher is better; the only values of the swiss roll); nothing for images without a metric."""
         return self.source.metric_spec(self.eval_samples)
 
     # ------------------------------------------------------------------ loading
@@ -299,53 +326,88 @@ class GANDataModule(Recorded, pl.LightningDataModule):
         batches.serve_from(copy[1])
         return True
 
-    def val_dataloader(self) -> DataLoader:
-        """The held-out real set in batches of ``batch_size``: toy, ``val_size`` points fixed by ``seed``;
-        images, the first ``val_size`` images of the held-out split."""
+    def _held_out_loader(self, split: str) -> DataLoader:
         self.setup()
-        held_out = self.source.held_out_batches(self.val_size, self.batch_size, self.seed)
+        held_out = self.source.held_out_batches(self.val_size, self.batch_size, self.seed, split)
         return DataLoader(held_out, batch_size=None, generator=torch.Generator())
 
+    def val_dataloader(self) -> DataLoader:
+        """The validation reference's real points in batches of ``batch_size`` (what ``validation_step``'s
+        critic statistics see): toy, ``val_size`` points drawn with ``seed + 7919``; images, the first
+        ``val_size`` images of the held-out split's validation half."""
+        return self._held_out_loader("val")
+
     def test_dataloader(self) -> DataLoader:
-        """The loader ``trainer.test`` scores on: the held-out split, as :meth:`val_dataloader` (the datasets
-        have one held-out split; the test score adds the protocol's metrics, :meth:`evaluate`)."""
-        return self.val_dataloader()
+        """The loader ``trainer.test`` scores on: the test reference's real points, disjoint from
+        :meth:`val_dataloader`'s (toy, ``val_size`` points drawn with their own seed; images, the first
+        ``val_size`` images of the held-out split's test half)."""
+        return self._held_out_loader("test")
 
     # ------------------------------------------------------------------ evaluation
-    def eval_reference(self) -> Tensor:
-        """The real images a generator is scored against: the held-out split, or its first
-        ``eval_samples`` images when it is larger.
+    def eval_reference(self, split: str = "val") -> Tensor:
+        """The real points a generator is scored against on a split. Images: the split's half of the held-out
+        images, or its first ``eval_samples`` images when it is larger; toy data: ``eval_samples`` points drawn
+        with the split's seed (:func:`~ganmods.data.splits.toy_reference_seed`).
+
+        Args:
+            split: ``"val"`` or ``"test"``.
 
         Returns:
-            ``[n_real, C, H, W]`` float32 in ``[-1, 1]`` (on the CPU).
+            ``[n_real, C, H, W]`` float32 in ``[-1, 1]``, or ``[n_real, 2]`` points (on the CPU).
 
         Raises:
-            ConfigurationError: For toy data (scored against the known distribution instead).
+            ConfigurationError: For a bad ``split``, or a source without a real reference.
         """
-        return self.source.eval_reference(self.eval_samples)
+        check_split(split)
+        return self.source.eval_reference(self.eval_samples, split, self.seed)
 
     @property
     def real_key(self) -> str:
-        """Identifies the evaluation reference (dataset, split, count, size, channels) for metric caches,
-        e.g. ``"cifar10|split=test|n=2500|size=32|channels=3"``."""
-        return self.source.real_key(self.eval_samples)
+        """Identifies the validation reference (dataset, split, half, count, size, channels) for metric caches,
+        e.g. ``"cifar10|split=test|half=val|n=2500|size=32|channels=3"`` (:meth:`real_key_of` for either half)."""
+        return self.real_key_of("val")
 
-    def evaluate(self, model: _Sampler) -> dict[str, float]:
-        """Score a generator by this dataset's protocol (names and directions: :attr:`metric_spec`).
+    def real_key_of(self, split: str = "val") -> str:
+        """Identifies a split's evaluation reference for metric caches (images only).
+
+        Args:
+            split: ``"val"`` or ``"test"``.
+
+        Returns:
+            ``"<dataset>|split=<held-out split>|half=<split>|n=<count>|size=<side>|channels=<C>"``.
+
+        Raises:
+            ConfigurationError: For a bad ``split``, or toy data (no cached reference).
+        """
+        check_split(split)
+        return self.source.real_key(self.eval_samples, split)
+
+    def evaluate(self, model: _Sampler, split: str = "val") -> dict[str, float]:
+        """Score a generator by this dataset's protocol on one split (names and directions: :attr:`metric_spec`).
 
         Args:
             model: Anything with ``sample(n, seed)`` (a :class:`~ganmods.GANModule`).
+            split: ``"val"`` (the default; anything that selects: validation logs, the best checkpoint, the best
+                trial) or ``"test"`` (only reported). The two share no real and no generated point:
+                ``eval_samples`` generated samples from the split's latents
+                (:func:`~ganmods.data.splits.latent_seed` of ``eval_seed``: ``eval_seed`` itself for ``"val"``),
+                scored against the split's reference (:meth:`eval_reference`).
 
         Returns:
             Metric name -> value. Toy mixtures: ``modes``, ``hq``, ``reverse_kl``. Images:
-            ``metric.score(model.sample(eval_samples, seed=eval_seed), eval_reference(), real_key)``, or
-            ``{}`` without a metric (no samples are drawn then). With several processes and an
+            ``metric.score(model.sample(eval_samples, seed=...), eval_reference(split), real_key_of(split))``, or
+            ``{}`` without a metric (no samples are drawn then). With :attr:`prdc` also ``precision``, ``recall``,
+            ``density`` and ``coverage``. With several processes and an
             :class:`~ganmods.metrics.ImageMetrics`, each process generates and extracts features of its
             own share of the ``eval_samples`` (:func:`~ganmods.strategies.shard_bounds`) and, when the real
             features are not cached yet, of the reference images; the features are gathered, and every
             process scores the same full set. Other metrics score the full set on every process.
+
+        Raises:
+            ConfigurationError: For a ``split`` other than ``"val"`` and ``"test"`` (before anything is drawn).
         """
-        return self.source.evaluate(model, self.eval_samples, self.eval_seed)
+        check_split(split)
+        return self.source.evaluate(model, self.eval_samples, self.eval_seed, split=split, data_seed=self.seed)
 
     def train_reference(self, n: int) -> Tensor:
         """``n`` training samples, the same every call and independent of training. Toy: drawn like the

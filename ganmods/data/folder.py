@@ -109,13 +109,14 @@ def folder_split(n: int, held_out_fraction: float) -> tuple[Tensor, Tensor]:
         ``(train_indices, held_out_indices)``.
 
     Raises:
-        ConfigurationError: If either part would be empty.
+        ConfigurationError: If the training part would be empty or fewer than two images would be held out (the
+            held-out part is halved into the validation and test references, :mod:`ganmods.data.splits`).
     """
     n_held = int(round(held_out_fraction * n))
-    if not 0 < n_held < n:
+    if not 2 <= n_held < n:
         raise ConfigurationError(
-            f"dataset_options.held_out_fraction must leave at least one training and one held-out image; "
-            f"got {held_out_fraction!r} of {n} images ({n_held} held out)."
+            f"dataset_options.held_out_fraction must leave at least one training image and two held-out images "
+            f"(one validation, one test); got {held_out_fraction!r} of {n} images ({n_held} held out)."
         )
     order = torch.randperm(n, generator=torch.Generator().manual_seed(FOLDER_SPLIT_SEED))
     return order[n_held:], order[:n_held]

@@ -1,5 +1,5 @@
-"""Image datasets for :class:`~ganmods.data.GANDataModule`: ``digits``, ``mnist``, ``fashion_mnist``,
-``cifar10``, ``celeba`` and ``folder``.
+"""Image datasets for :class:`~ganmods.data.GANDataModule`: ``digits``, ``mnist5k``, ``mnist``,
+``fashion_mnist``, ``cifar10``, ``celeba`` and ``folder``.
 
 Every source is loaded once into memory as uint8 ``[N, C, H, W]`` at the requested ``image_size`` and
 ``channels`` (batches are converted to float in ``[-1, 1]`` when served). Non-square images (CelebA's
@@ -7,9 +7,11 @@ Every source is loaded once into memory as uint8 ``[N, C, H, W]`` at the request
 own (1 for the digit sets, 3 for CIFAR-10, CelebA and folders); grey → RGB replicates the grey value,
 RGB → grey uses the luminance ``0.299 R + 0.587 G + 0.114 B`` (see :mod:`ganmods.data.folder`).
 
-Each dataset has a training split and a held-out split that feeds validation and the metric reference:
-the official test split of MNIST, Fashion-MNIST and CIFAR-10, CelebA's official ``"test"`` partition,
-the digits' fixed ``held_out`` split, and a fixed seeded split of a folder (``held_out_fraction``).
+Each dataset has a training split and a held-out split: the official test split of MNIST, Fashion-MNIST
+and CIFAR-10, CelebA's official ``"test"`` partition, the fixed ``held_out`` splits of the bundled digits
+and of ``mnist5k``, and a fixed seeded split of a folder (``held_out_fraction``). The held-out split is cut
+into two fixed halves (:mod:`ganmods.data.splits`): the validation reference (validation, best checkpoint,
+best trial) and the test reference (only reported).
 
 The torchvision sets are read with torchvision's dataset classes from ``root`` (default ``"data"``); they
 are downloaded only when asked (``download=True``, in :meth:`GANDataModule.prepare_data`).
@@ -61,6 +63,7 @@ _MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-imag
 #: Image dataset names and what is known about them.
 IMAGE_DATASETS: dict[str, ImageDataset] = {
     "digits": ImageDataset(1, 32, "held_out"),
+    "mnist5k": ImageDataset(1, 32, "held_out"),
     "mnist": ImageDataset(1, 32, "test", "MNIST/raw", _MNIST_FILES, "MNIST"),
     "fashion_mnist": ImageDataset(1, 32, "test", "FashionMNIST/raw", _MNIST_FILES, "FashionMNIST"),
     "cifar10": ImageDataset(3, 32, "test", "cifar-10-batches-py",
