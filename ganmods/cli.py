@@ -441,9 +441,9 @@ class GANCLI(LightningCLI):
                  f"({model.critic_steps} critic steps, {model.images_seen} real samples)."]
         evaluate = getattr(datamodule, "evaluate", None)
         if callable(evaluate):
-            metrics = evaluate(model)
+            metrics = evaluate(model, split="val")
             if metrics:
-                lines.append("ganmods: final " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+                lines.append("ganmods: final (validation reference) " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
         if trainer.fast_dev_run:
             lines.append("ganmods: fast_dev_run: no checkpoints or logs written.")
         else:

@@ -818,7 +818,7 @@ class GANModule(Recorded, pl.LightningModule):
         metrics.update(self._critic_gap())
         evaluate = getattr(self.trainer.datamodule, "evaluate", None)
         if callable(evaluate):
-            metrics.update({f"val/{k}": float(v) for k, v in evaluate(self).items()})
+            metrics.update({f"val/{k}": float(v) for k, v in evaluate(self, split="val").items()})
             self._save_metric_provenance()
         self.report(metrics)
 
@@ -838,8 +838,9 @@ class GANModule(Recorded, pl.LightningModule):
         self.validation_step(batch, batch_idx)
 
     def on_test_epoch_end(self) -> None:
-        """Report the held-out critic statistics and the generator's score by the datamodule's protocol under
-        ``test/`` (Lightning prints them as the test results table)."""
+        """Report the held-out critic statistics and the generator's score by the datamodule's protocol on its
+        test reference (``evaluate(self, split="test")``, disjoint from the validation reference that anything
+        selecting reads) under ``test/`` (Lightning prints them as the test results table)."""
         metrics: dict[str, Any] = {}
         if self._val_stats:
             metrics["test/d_adv"] = torch.stack([s[0] for s in self._val_stats]).mean()
@@ -848,7 +849,7 @@ class GANModule(Recorded, pl.LightningModule):
                 metrics[f"test/{self.loss.divergence_name}_estimate"] = torch.stack(divs).mean()
         evaluate = getattr(self.trainer.datamodule, "evaluate", None)
         if callable(evaluate):
-            metrics.update({f"test/{k}": float(v) for k, v in evaluate(self).items()})
+            metrics.update({f"test/{k}": float(v) for k, v in evaluate(self, split="test").items()})
         self.report(metrics)
 
     def _save_metric_provenance(self) -> None:
