@@ -367,7 +367,8 @@ def test_an_interrupted_trial_is_not_selected_and_a_lone_seed_has_no_interval(tm
     assert "| 1 | a | 1 (incomplete) | 1 | 0.9 (1 seed: no interval) |" in md
 
 
-def test_no_test_reference_is_reported_as_not_recorded(tmp_path):
+def test_results_without_test_scores_are_reported_as_not_recorded(tmp_path):
+    """Runs finished by a ganmods that scored no test reference (same config: kept on resuming)."""
     comparison, runs, results = _synthetic(tmp_path)
     (tmp_path / "out").mkdir()
     blind = {k: {**copy.deepcopy(v), "test": None, "test_raw": None} for k, v in results.items()}
@@ -378,21 +379,21 @@ def test_no_test_reference_is_reported_as_not_recorded(tmp_path):
     assert _csv(tmp_path / "out" / "results.csv")[0]["test_hq"] == ""
 
 
-def test_evaluate_split_asks_for_the_reference_and_never_reports_the_validation_score_as_test():
+def test_evaluate_split_asks_the_datamodule_for_the_reference():
+    import torch
+
     from ganmods.compare.recorder import evaluate_split
+    from ganmods.data import GANDataModule
+    from ganmods.variants import SGAN
+    from tests.conftest import tiny_nets
 
-    class OneReference:  # a datamodule whose evaluate has no split: a single, validation, reference
-        def evaluate(self, model):
-            return {"hq": 0.5}
-
-    class TwoReferences:
-        def evaluate(self, model, split="val"):
-            return {"hq": {"val": 0.5, "test": 0.25}[split]}
-
-    assert evaluate_split(TwoReferences(), None, "val") == {"hq": 0.5}
-    assert evaluate_split(TwoReferences(), None, "test") == {"hq": 0.25}
-    assert evaluate_split(OneReference(), None, "val") == {"hq": 0.5}
-    assert evaluate_split(OneReference(), None, "test") is None
-    assert evaluate_split(object(), None, "test") == {}
+    dm = GANDataModule("ring8", batch_size=8, eval_samples=100, dataset_options={"std": 0.3})
+    torch.manual_seed(0)
+    model = SGAN(**tiny_nets())
+    for split in ("val", "test"):
+        assert evaluate_split(dm, model, split) == pytest.approx(dm.evaluate(model, split=split), nan_ok=True)
+    val, test = evaluate_split(dm, model, "val"), evaluate_split(dm, model, "test")
+    assert set(val) == set(test) and val["density"] != test["density"]  # two disjoint references
+    assert evaluate_split(object(), model, "test") == {}
     with pytest.raises(ConfigurationError, match="split must be one of \\['val', 'test'\\]; got 'train'"):
-        evaluate_split(TwoReferences(), None, "train")
+        evaluate_split(dm, model, "train")

@@ -160,9 +160,9 @@ def check_runs(comparison: Comparison, runs: list[RunSpec]) -> Checked:
             data_key = json.dumps({k: v for k, v in run.config["data"].items() if k != "seed"}, sort_keys=True,
                                   default=str)
             if data_key not in metric_sets:
-                metric_sets[data_key] = tuple(evaluate_split(built.datamodule, built.model, "val") or {})
+                metric_sets[data_key] = tuple(evaluate_split(built.datamodule, built.model, "val"))
                 test = evaluate_split(built.datamodule, built.model, "test")  # the test reference works too
-                if test is not None and tuple(test) != metric_sets[data_key]:
+                if tuple(test) != metric_sets[data_key]:
                     raise ConfigurationError(f"data must score the validation and test references by the same "
                                              f"metrics; got {list(metric_sets[data_key])} and {list(test)}.")
                 specs[data_key] = getattr(built.datamodule, "metric_spec", EMPTY_SPEC)

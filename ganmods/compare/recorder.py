@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import inspect
 import json
 import math
 import os
@@ -48,7 +47,7 @@ _COUNTERS = ("generator_steps", "critic_steps", "images_seen")
 SPLITS = ("val", "test")
 
 
-def evaluate_split(datamodule: Any, model: Any, split: str) -> Optional[dict[str, float]]:
+def evaluate_split(datamodule: Any, model: Any, split: str) -> dict[str, float]:
     """Score ``model`` by the datamodule's protocol on one reference: ``datamodule.evaluate(model, split=split)``.
 
     Args:
@@ -57,8 +56,7 @@ def evaluate_split(datamodule: Any, model: Any, split: str) -> Optional[dict[str
         split: ``"val"`` or ``"test"``.
 
     Returns:
-        Metric name -> value (``{}`` when the datamodule has no ``evaluate``); ``None`` for ``"test"`` when the
-        datamodule's ``evaluate`` takes no ``split`` (it then has a single reference, which is the validation one).
+        Metric name -> value (``{}`` when the datamodule has no ``evaluate``).
 
     Raises:
         ConfigurationError: If ``split`` is not one of :data:`SPLITS`.
@@ -68,10 +66,6 @@ def evaluate_split(datamodule: Any, model: Any, split: str) -> Optional[dict[str
     evaluate = getattr(datamodule, "evaluate", None)
     if not callable(evaluate):
         return {}
-    # A datamodule whose evaluate(model) takes no split scores on one reference only: use it for "val" and
-    # record no test score rather than report the very values that selected the trial.
-    if "split" not in inspect.signature(evaluate).parameters:
-        return {k: float(v) for k, v in evaluate(model).items()} if split == "val" else None
     return {k: float(v) for k, v in evaluate(model, split=split).items()}
 
 
@@ -176,7 +170,7 @@ class RunRecorder(pl.Callback):
         self.history: list[dict[str, float]] = []
         self.batch_hashes: list[str] = []
         self.final: Optional[dict[str, float]] = None
-        #: Final scores on the test reference (``None``: the datamodule has none), and the raw generator's.
+        #: Final scores on the test reference, and the raw generator's on both (``None`` without EMA).
         self.test: Optional[dict[str, float]] = None
         self.final_raw: Optional[dict[str, float]] = None
         self.test_raw: Optional[dict[str, float]] = None
@@ -294,12 +288,12 @@ class RunRecorder(pl.Callback):
         ``final.png``, and write ``history.csv`` and ``batches.txt``."""
         datamodule = trainer.datamodule
         train_s = self.train_seconds()
-        final = evaluate_split(datamodule, pl_module, "val") or {}
+        final = evaluate_split(datamodule, pl_module, "val")
         test = evaluate_split(datamodule, pl_module, "test")
         final_raw = test_raw = None
         if pl_module.ema_generator is not None:
             with pl_module.raw_sampling():
-                final_raw = evaluate_split(datamodule, pl_module, "val") or {}
+                final_raw = evaluate_split(datamodule, pl_module, "val")
                 test_raw = evaluate_split(datamodule, pl_module, "test")
         self.test, self.final_raw, self.test_raw = test, final_raw, test_raw
         self.final_counters = {k: int(getattr(pl_module, k)) for k in _COUNTERS}
@@ -358,8 +352,8 @@ class RunRecorder(pl.Callback):
 
     def result(self) -> dict[str, Any]:
         """The run's record (after training): counters, clocks, final metrics (``final``: validation reference;
-        ``test``: test reference, ``None`` when the datamodule has none; ``final_raw``/``test_raw``: the raw
-        generator's, ``None`` without EMA), effective hyperparameters, history, batch and initial network digests.
+        ``test``: test reference; ``final_raw``/``test_raw``: the raw generator's, ``None`` without EMA), effective
+        hyperparameters, history, batch and initial network digests.
 
         Returns:
             A JSON-serialisable mapping.
