@@ -397,3 +397,17 @@ def test_evaluate_split_asks_the_datamodule_for_the_reference():
     assert evaluate_split(object(), model, "test") == {}
     with pytest.raises(ConfigurationError, match="split must be one of \\['val', 'test'\\]; got 'train'"):
         evaluate_split(dm, model, "train")
+
+
+@pytest.mark.slow  # two worker processes each import torch and Lightning, then 8 runs: ~40 s on a busy 2-core machine
+def test_a_parallel_search_matches_the_in_process_one(tmp_path):
+    config = _search_config(tmp_path, search={"trials": 2, "seed": 0, "space": dict(SPACE)}, seeds=[0])
+    parallel = _run(config, tmp_path / "par", parallel=2)
+    sequential = _run(config, tmp_path / "seq")
+    assert sorted(parallel.ran) == sorted(sequential.ran) == ["sgan/t0/s0", "sgan/t1/s0", "wgan_gp/t0/s0",
+                                                              "wgan_gp/t1/s0"]
+    for key in parallel.ran:
+        par, seq = (json.loads((tmp_path / out / "runs" / key / "result.json").read_text()) for out in ("par", "seq"))
+        assert par["final"] == pytest.approx(seq["final"], nan_ok=True)
+        assert par["test"] == pytest.approx(seq["test"], nan_ok=True) and par["batch_digest"] == seq["batch_digest"]
+        assert json.loads((tmp_path / "par" / "runs" / key / "run.json").read_text())["trial"] == int(key[-4])
