@@ -414,7 +414,7 @@ class GANModule(Recorded, pl.LightningModule):
             if isinstance(logger, WandbLogger):
                 for counter in _LOGGED_COUNTERS:
                     logger.experiment.define_metric(f"counters/{counter}")
-                for pattern in ("train/*", "val/*", "health/*", "final/*"):
+                for pattern in ("train/*", "val/*", "health/*", "final/*", "test/*", "final_raw/*", "test_raw/*"):
                     logger.experiment.define_metric(pattern, step_metric="counters/images_seen")
 
     def on_fit_end(self) -> None:
