@@ -4,6 +4,8 @@
     ganmods generate --ckpt last.ckpt --n 64 --out grid.png --grid        # images: one grid PNG
     ganmods generate --ckpt last.ckpt --n 100 --out images/               # images: one PNG per sample
     ganmods generate --ckpt last.ckpt --n 100 --out samples.pt            # any data: the raw tensor
+    ganmods generate --ckpt cyclegan.ckpt --direction AB --input photos/ --out translated/   # translate a folder
+    ganmods generate --ckpt bigan.ckpt --encode images/ --out codes.npy   # encode a folder (BiGAN): [N, latent_dim]
 
 Outputs are never half-written: each file is written to a temporary file in its folder and renamed into
 place when complete (a full disk leaves any previous file untouched), and a folder of PNGs is filled as a
@@ -11,6 +13,15 @@ temporary sibling folder and renamed into place whole. ``--out`` must not exist 
 given. Samples are generated and written in chunks (``.npy``, ``.csv``, PNG folders), so ``--n`` is bounded
 by the disk, checked before starting, not by memory; ``.pt`` files and grid PNGs hold every sample at once
 and are refused above :data:`IN_MEMORY_LIMIT` bytes. A scatter PNG shows at most :data:`SCATTER_MAX` points.
+
+Translation and encoding read every image file of a folder (:func:`~ganmods.data.folder.find_images`: flat or in
+sub-folders, in sorted order), converted and resized to the checkpoint's data shape like the ``folder`` dataset.
+``--direction AB|BA --input FOLDER`` needs a translation model (``translate(images, direction)``,
+:class:`~ganmods.cyclegan.CycleGAN`) and writes one PNG per input into the ``--out`` folder, named after the input
+(``x.jpg`` -> ``x.png``; ``sub/x.jpg`` -> ``sub__x.png``), the folder written whole (:func:`translate_folder`).
+``--encode FOLDER`` needs an encoding model (``encode(x)``, :class:`~ganmods.bigan.BiGAN`) and writes the codes
+``[N, latent_dim]`` as ``.npy`` or ``.pt``, or as ``.csv`` with the file (relative to the folder) in its first
+column, rows in file order (:func:`encode_folder`).
 
 The same samples through Lightning's ``predict`` (e.g. on several devices)::
 
@@ -34,12 +45,12 @@ from torch import Tensor
 
 from ganmods.checkpoint import load_checkpoint
 from ganmods.checkpoint_io import atomic_directory, atomic_path, atomic_write
-from ganmods.errors import ConfigurationError, check_positive_int
-from ganmods.images import image_grid, scatter_figure, to_uint8, write_png
+from ganmods.errors import ConfigurationError, check_positive_int, invalid
+from ganmods.images import from_uint8, image_grid, scatter_figure, to_uint8, write_png
 from ganmods.sampling import LatentSeeds, batch_latents
 
-__all__ = ["IN_MEMORY_LIMIT", "SCATTER_MAX", "LatentSeeds", "batch_latents", "generate", "generate_main",
-           "sample_chunks"]
+__all__ = ["FOLDER_CHUNK", "IN_MEMORY_LIMIT", "SCATTER_MAX", "LatentSeeds", "batch_latents", "encode_folder",
+           "generate", "generate_main", "sample_chunks", "translate_folder"]
 
 _TENSOR_EXT = (".pt", ".npy", ".csv", ".png")
 
@@ -49,6 +60,8 @@ IN_MEMORY_LIMIT = 2 * 1024**3
 SCATTER_MAX = 100_000
 #: Samples generated and written at a time (rounded to a multiple of ``module.sample``'s batch size).
 CHUNK = 65_536
+#: Image files of a folder read, translated or encoded, and written at a time.
+FOLDER_CHUNK = 256
 # Files a PNG folder written by ``generate`` holds (an existing folder is replaced only if it holds nothing else).
 _OWN_FILES = re.compile(r"^(\d+\.png|samples\.npy|samples\.png)$")
 
@@ -319,6 +332,195 @@ def _with_first(first: Tensor, rest: Iterator[tuple[int, Tensor]]) -> Iterator[t
     yield from rest
 
 
+def _image_folder(folder: Any, flag: str) -> list[Any]:
+    """The image files of ``folder`` (sorted), refusing a missing folder or one without image files."""
+    from ganmods.data.folder import IMAGE_EXTENSIONS, find_images
+    from ganmods.data.two_domain import holds_images
+
+    if not isinstance(folder, (str, os.PathLike)) or not os.path.isdir(folder):
+        raise ConfigurationError(f"{flag} must be an existing folder of images; got {folder!r}.")
+    if not holds_images(folder):
+        endings = ", ".join(IMAGE_EXTENSIONS)
+        raise ConfigurationError(f"{flag} must be a folder holding image files ({endings}), flat or in sub-folders; "
+                                 f"got {os.fspath(folder)!r}, which holds none.")
+    return find_images(folder)
+
+
+def _checkpoint_image_shape(ckpt: str, flag: str) -> tuple[int, int, int]:
+    """``(C, S, S)``: the image shape a checkpoint's model was trained on (its ``ganmods`` record)."""
+    record = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
+    shape = (record.get("ganmods") or {}).get("data_shape") if isinstance(record, dict) else None
+    if not (isinstance(shape, (list, tuple)) and len(shape) == 3 and shape[0] in (1, 3) and shape[1] == shape[2]):
+        raise ConfigurationError(f"{flag} needs a checkpoint of a model trained on square images with 1 or 3 channels "
+                                 f"(the folder's images are converted to that shape); got one recording data shape "
+                                 f"{None if shape is None else tuple(shape)} ({ckpt}).")
+    return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+def _read_folder_images(files: list[Any], shape: tuple[int, int, int]) -> Tensor:
+    from ganmods.data.folder import read_images
+
+    return from_uint8(read_images(files, shape[1], shape[0]))
+
+
+def translate_folder(ckpt: str, folder: str, out: str, direction: str = "AB", overwrite: bool = False,
+                     chunk: int = FOLDER_CHUNK) -> list[str]:
+    """Translate every image of a folder with a translation checkpoint (:class:`~ganmods.cyclegan.CycleGAN`) and
+    write one PNG per image into the folder ``out``, written whole (a temporary sibling folder renamed into place).
+
+    Args:
+        ckpt: Path of a checkpoint of a model with ``translate(images, direction)``.
+        folder: The images to translate (flat or in sub-folders; any size, converted to the checkpoint's image
+            shape as the ``folder`` dataset does).
+        out: The output folder: ``x.jpg`` becomes ``x.png``, ``sub/x.jpg`` becomes ``sub__x.png``.
+        direction: ``"AB"`` (the images are of domain A) or ``"BA"``.
+        overwrite: Replace an existing ``out`` (only a folder holding nothing but PNG files).
+        chunk: Images read, translated and written at a time.
+
+    Returns:
+        The paths written, in the folder's file order.
+
+    Raises:
+        ConfigurationError: For an unknown ``direction``, an ``out`` that is not a folder path or exists without
+            ``overwrite``, a missing or empty ``folder``, two inputs that would give one output name, or a
+            checkpoint without ``translate`` or of non-image data.
+        OSError: If writing fails (nothing is replaced, no partial folder is left).
+
+    Example:
+        >>> translate_folder("cyclegan.ckpt", "photos", "translated", direction="AB")  # doctest: +SKIP
+        ['translated/0001.png', ...]
+    """
+    return _translate_folder(ckpt, folder, out, direction, overwrite, chunk, cli=False)
+
+
+def _translate_folder(ckpt: str, folder: str, out: str, direction: str, overwrite: bool, chunk: int,
+                      cli: bool) -> list[str]:
+    from ganmods.nets.translation import check_direction
+
+    check_direction(direction)
+    check_positive_int("chunk", chunk)
+    flag_out, flag_in = ("--out", "--input") if cli else ("out", "folder")
+    if os.path.splitext(out.rstrip(os.sep))[1] and not os.path.isdir(out):
+        raise ConfigurationError(f"{flag_out} must be a folder for the translations (one PNG per input image); got "
+                                 f"{out!r}.")
+    taken = _out_taken(out)
+    if taken and not overwrite:
+        raise _taken_error(out, taken, cli)
+    if overwrite and os.path.isdir(out):
+        others = sorted(f for f in os.listdir(out) if not f.lower().endswith(".png"))
+        if others:
+            raise ConfigurationError(f"{flag_out} must be a folder of PNG files to be overwritten; got {out!r}, which "
+                                     f"also holds {others[0]!r} (choose another folder).")
+    _check_writable(out)
+    files = _image_folder(folder, flag_in)
+    root = os.path.abspath(folder)
+    names = ["__".join(os.path.splitext(os.path.relpath(os.path.abspath(f), root))[0].split(os.sep)) + ".png"
+             for f in files]
+    seen: dict[str, Any] = {}
+    for name, f in zip(names, files):
+        if name in seen:
+            raise ConfigurationError(f"{flag_in} must not hold two images that give one output name; got "
+                                     f"{str(seen[name])!r} and {str(f)!r} (both would be written as {name!r}).")
+        seen[name] = f
+    module = load_checkpoint(ckpt)
+    translate = getattr(module, "translate", None)
+    if not callable(translate):
+        raise ConfigurationError(f"--ckpt must be a checkpoint of a translation model (with translate(images, "
+                                 f"direction), e.g. ganmods.cyclegan.CycleGAN) to translate a folder; got one of "
+                                 f"{type(module).__name__} ({ckpt}).")
+    shape = _checkpoint_image_shape(ckpt, "--direction" if cli else "translate_folder")
+    need = _needed_bytes("pngs", len(files), shape, 1)
+    parent = os.path.dirname(os.path.abspath(out.rstrip(os.sep)))
+    free = shutil.disk_usage(_existing_ancestor(parent)).free
+    if need > free:
+        raise ConfigurationError(f"{flag_in} must fit the free disk space once translated: {len(files)} images need at "
+                                 f"least {_human(need)}, {_human(free)} free; got {folder!r}.")
+    from torchvision.io import write_png as write_png_file
+
+    os.makedirs(parent, exist_ok=True)
+    if os.path.isdir(out) and not os.listdir(out):
+        os.rmdir(out)  # an empty folder given as out: replaced by the complete one
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        for start in range(0, len(files), chunk):
+            images = _read_folder_images(files[start:start + chunk], shape)
+            for name, img in zip(names[start:start + chunk], to_uint8(translate(images, direction).cpu())):
+                write_png_file(img, os.path.join(tmp, name))
+    return [os.path.join(out, name) for name in names]
+
+
+def encode_folder(ckpt: str, folder: str, out: str, overwrite: bool = False, chunk: int = FOLDER_CHUNK) -> list[str]:
+    """Encode every image of a folder with an encoding checkpoint (:class:`~ganmods.bigan.BiGAN`'s ``encode``) and
+    write the codes, one row per image in the folder's file order, atomically.
+
+    Args:
+        ckpt: Path of a checkpoint of a model with ``encode(x) -> [N, latent_dim]``.
+        folder: The images (flat or in sub-folders; converted to the checkpoint's image shape as the ``folder``
+            dataset does).
+        out: ``.npy`` or ``.pt`` (the ``[N, latent_dim]`` float32 codes), or ``.csv`` (header ``file,z0,z1,...``;
+            the file's path relative to ``folder`` first).
+        overwrite: Replace an existing ``out``.
+        chunk: Images read and encoded at a time.
+
+    Returns:
+        ``[out]``.
+
+    Raises:
+        ConfigurationError: For an ``out`` of another kind or existing without ``overwrite``, a missing or empty
+            ``folder``, or a checkpoint without ``encode`` or of non-image data.
+        OSError: If writing fails (nothing is replaced, no partial file is left).
+
+    Example:
+        >>> encode_folder("bigan.ckpt", "images", "codes.npy")  # doctest: +SKIP
+        ['codes.npy']
+    """
+    return _encode_folder(ckpt, folder, out, overwrite, chunk, cli=False)
+
+
+def _encode_folder(ckpt: str, folder: str, out: str, overwrite: bool, chunk: int, cli: bool) -> list[str]:
+    import numpy as np
+
+    check_positive_int("chunk", chunk)
+    flag_out, flag_in = ("--out", "--encode") if cli else ("out", "folder")
+    ext = os.path.splitext(out)[1].lower()
+    if ext not in (".npy", ".pt", ".csv") or os.path.isdir(out):
+        raise ConfigurationError(f"{flag_out} must end in .npy, .pt or .csv for the codes of a folder; got {out!r}.")
+    taken = _out_taken(out)
+    if taken and not overwrite:
+        raise _taken_error(out, taken, cli)
+    _check_writable(out)
+    files = _image_folder(folder, flag_in)
+    module = load_checkpoint(ckpt)
+    encode = getattr(module, "encode", None)
+    if not callable(encode):
+        raise ConfigurationError(f"--ckpt must be a checkpoint of an encoding model (with encode(x), e.g. "
+                                 f"ganmods.bigan.BiGAN) to encode a folder; got one of {type(module).__name__} "
+                                 f"({ckpt}).")
+    shape = _checkpoint_image_shape(ckpt, "--encode" if cli else "encode_folder")
+    with torch.no_grad():
+        codes = torch.cat([encode(_read_folder_images(files[start:start + chunk], shape)).detach().float().cpu()
+                           for start in range(0, len(files), chunk)])
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    if ext == ".pt":
+        with atomic_write(out, "wb") as f:
+            torch.save(codes, f)
+    elif ext == ".npy":
+        with atomic_write(out, "wb") as f:
+            np.save(f, codes.numpy())
+    else:
+        flat = codes.reshape(codes.shape[0], -1).numpy()
+        root = os.path.abspath(folder)
+        with atomic_write(out, "w") as f:
+            f.write(",".join(["file"] + [f"z{i}" for i in range(flat.shape[1])]) + "\n")
+            for path, row in zip(files, flat):
+                rel = os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
+                f.write(",".join([_csv_field(rel)] + [repr(float(v)) for v in row]) + "\n")
+    return [out]
+
+
+def _csv_field(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+
+
 def generate_main(argv: list[str]) -> int:
     """The ``ganmods generate`` subcommand.
 
@@ -329,22 +531,64 @@ def generate_main(argv: list[str]) -> int:
         Exit status: 0, or 1 when writing failed (e.g. a full disk; printed as one line, nothing replaced).
 
     Raises:
-        ConfigurationError: As :func:`generate` (``--out`` existing without ``--overwrite`` is checked first).
+        ConfigurationError: As :func:`generate`, :func:`translate_folder` (``--direction``) or :func:`encode_folder`
+            (``--encode``) (``--out`` existing without ``--overwrite`` is checked first); or for options of one mode
+            given with another (``--n`` with ``--direction``, ``--input`` without it, ...) or a missing ``--n``.
     """
     parser = argparse.ArgumentParser(prog="ganmods generate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", required=True, help="checkpoint path (any ganmods variant)")
-    parser.add_argument("--n", type=int, required=True, help="number of samples")
+    parser.add_argument("--n", type=int, default=None, help="number of samples (not with --direction or --encode)")
     parser.add_argument("--out", required=True, help="output file (.pt/.npy/.csv/.png) or directory")
-    parser.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    parser.add_argument("--seed", type=int, default=None, help="latent seed (default 0)")
     parser.add_argument("--grid", action="store_true", help="one image grid (out must end in .png)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    parser.add_argument("--direction", default=None, help="translate --input with a translation checkpoint "
+                        "(CycleGAN): AB (the images are of domain A) or BA; --out is a folder of PNGs")
+    parser.add_argument("--input", default=None, metavar="FOLDER", help="the images to translate (with --direction)")
+    parser.add_argument("--encode", default=None, metavar="FOLDER",
+                        help="encode the images of FOLDER with an encoding checkpoint (BiGAN); --out .npy/.pt/.csv")
     args = parser.parse_args(argv)
+    _check_mode(args)
     try:
-        paths = _generate(args.ckpt, args.n, args.out, args.seed, args.grid, args.overwrite, CHUNK, cli=True)
+        if args.direction is not None:
+            paths = _translate_folder(args.ckpt, args.input, args.out, args.direction, args.overwrite, FOLDER_CHUNK,
+                                      cli=True)
+        elif args.encode is not None:
+            paths = _encode_folder(args.ckpt, args.encode, args.out, args.overwrite, FOLDER_CHUNK, cli=True)
+        else:
+            seed = 0 if args.seed is None else args.seed
+            paths = _generate(args.ckpt, args.n, args.out, seed, args.grid, args.overwrite, CHUNK, cli=True)
     except OSError as err:
         print(f"ganmods: error: {err}", file=sys.stderr)
         return 1
     for path in paths:
         print(path)
     return 0
+
+
+def _check_mode(args: argparse.Namespace) -> None:
+    """One of: sampling (``--n``), translating (``--direction`` with ``--input``) or encoding (``--encode``); the
+    options of one refused with another."""
+    if args.direction is not None and args.encode is not None:
+        raise ConfigurationError(f"--encode must not be given with --direction (translate or encode, not both); got "
+                                 f"--encode {args.encode!r}.")
+    folder_mode = "--direction" if args.direction is not None else "--encode" if args.encode is not None else None
+    if folder_mode is None:
+        if args.input is not None:
+            raise ConfigurationError(f"--direction must be given with --input (AB: the images are of domain A, or BA); "
+                                     f"got none (--input {args.input!r}).")
+        if args.n is None:
+            raise ConfigurationError("--n must be given (the number of samples), unless --direction or --encode is; "
+                                     "got none.")
+        return
+    for flag, value in (("--n", args.n), ("--seed", args.seed), ("--grid", args.grid or None)):
+        if value is not None:
+            raise invalid(flag, f"left out with {folder_mode} (every image of the folder is used, nothing is drawn)",
+                          value)
+    if folder_mode == "--direction" and args.input is None:
+        raise ConfigurationError("--input must be given with --direction (the folder of images to translate); got "
+                                 "none.")
+    if folder_mode == "--encode" and args.input is not None:
+        raise ConfigurationError(f"--input must be left out with --encode (--encode names the folder); got "
+                                 f"{args.input!r}.")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganmods import WGANGP, GANDataModule
+from ganmods import SGAN, WGANGP, GANDataModule
 from ganmods.cli import main
 from ganmods.errors import ConfigurationError
 from tests.conftest import fast_trainer, tiny_nets
@@ -304,3 +304,85 @@ def test_png_folder_is_written_whole_in_chunks_and_replaced_only_if_generated(di
         gen.generate(ckpt, 10, str(out), seed=5, overwrite=True)
     assert (out / "keep.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pngs"]  # no temporary folder left
+
+
+# ---------------------------------------------------------------- folders: --encode (and the modes' options)
+class _Encoding(SGAN):
+    """A stand-in for an encoding model (BiGAN): ``generate --encode`` only needs ``encode(x) -> [N, d]``."""
+
+    def encode(self, x):
+        return x.flatten(1)[:, :3] * 2
+
+
+def _digit_folder(folder, count: int = 5, size: int = 16):
+    from PIL import Image
+
+    from ganmods.data.digits import load_digits
+    from ganmods.images import to_uint8
+
+    (folder / "sub").mkdir(parents=True)
+    for i, img in enumerate(to_uint8(load_digits("held_out", image_size=size)[:count])):
+        Image.fromarray(img[0].numpy(), "L").save(folder / ("sub" if i == count - 1 else "") / f"d{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def encoding_ckpt(tmp_path_factory):
+    from ganmods.nets import DCGANCritic, DCGANGenerator
+
+    tmp = tmp_path_factory.mktemp("encoding")
+    torch.manual_seed(0)
+    model = _Encoding(DCGANGenerator(latent_dim=8, image_size=16, channels=1, width=4),
+                      DCGANCritic(image_size=16, channels=1, width=4), max_generator_steps=1)
+    trainer = fast_trainer(tmp)
+    trainer.fit(model, datamodule=GANDataModule("digits", image_size=16, batch_size=8, batches_per_epoch=2))
+    trainer.save_checkpoint(tmp / "enc.ckpt")
+    return str(tmp / "enc.ckpt")
+
+
+def test_encode_writes_the_codes_of_a_folder(encoding_ckpt, tmp_path, capsys):
+    from ganmods.data.folder import find_images, read_images
+    from ganmods.images import from_uint8
+
+    folder = _digit_folder(tmp_path / "in")
+    expected = from_uint8(read_images(find_images(folder), 16, 1)).flatten(1)[:, :3] * 2
+    assert main(["generate", "--ckpt", encoding_ckpt, "--encode", str(folder), "--out", str(tmp_path / "z.npy")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "z.npy")
+    assert np.allclose(np.load(tmp_path / "z.npy"), expected.numpy(), atol=1e-6)
+    assert main(["generate", "--ckpt", encoding_ckpt, "--encode", str(folder), "--out", str(tmp_path / "z.pt")]) == 0
+    assert torch.allclose(torch.load(tmp_path / "z.pt"), expected, atol=1e-6)
+    assert main(["generate", "--ckpt", encoding_ckpt, "--encode", str(folder), "--out", str(tmp_path / "z.csv")]) == 0
+    lines = (tmp_path / "z.csv").read_text().splitlines()
+    assert lines[0] == "file,z0,z1,z2" and [ln.split(",")[0] for ln in lines[1:]] == [
+        "d0.png", "d1.png", "d2.png", "d3.png", "sub/d4.png"]  # the folder's (sorted) file order
+    assert np.allclose(np.loadtxt(tmp_path / "z.csv", delimiter=",", skiprows=1, usecols=(1, 2, 3)), expected.numpy(),
+                       atol=1e-6)
+    assert main(["generate", "--ckpt", encoding_ckpt, "--encode", str(folder), "--out", str(tmp_path / "z.npy")]) == 2
+    assert "--out must be a path that does not exist" in capsys.readouterr().err
+
+
+FOLDER_MODE_CASES = [
+    (["--direction", "AB", "--out", "o"], "--input must be given with --direction"),
+    (["--input", "{folder}", "--out", "o"], "--direction must be given with --input"),
+    (["--direction", "AB", "--input", "{folder}", "--n", "5", "--out", "o"], "--n must be left out with --direction"),
+    (["--encode", "{folder}", "--grid", "--out", "o.npy"], "--grid must be left out with --encode"),
+    (["--encode", "{folder}", "--direction", "AB", "--out", "o"], "--encode must not be given with --direction"),
+    (["--encode", "{folder}", "--input", "{folder}", "--out", "o.npy"], "--input must be left out with --encode"),
+    (["--out", "o.npy"], "--n must be given (the number of samples), unless --direction or --encode is"),
+    (["--encode", "{folder}", "--out", "o.png"], "--out must end in .npy, .pt or .csv for the codes of a folder"),
+    (["--encode", "{tmp}/none", "--out", "o.npy"], "--encode must be an existing folder of images"),
+    (["--encode", "{folder}", "--out", "o.npy"], "--ckpt must be a checkpoint of an encoding model (with encode(x)"),
+    (["--direction", "AB", "--input", "{folder}", "--out", "o"], "--ckpt must be a checkpoint of a translation model"),
+    (["--direction", "AB", "--input", "{folder}", "--out", "o.npy"], "--out must be a folder for the translations"),
+]
+
+
+@pytest.mark.parametrize("args, fragment", FOLDER_MODE_CASES, ids=[c[1][:40] for c in FOLDER_MODE_CASES])
+def test_folder_modes_refuse_options_of_other_modes(digits_ckpt, args, fragment, tmp_path, capsys):
+    folder = _digit_folder(tmp_path / "in")
+    fill = {"folder": str(folder), "tmp": str(tmp_path)}
+    args = [str(tmp_path / a) if a.startswith("o") else a.format(**fill) for a in args]
+    assert main(["generate", "--ckpt", digits_ckpt[0], *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ganmods: error: ") and fragment in err and "\n" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # nothing written
