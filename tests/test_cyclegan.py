@@ -223,6 +223,11 @@ def test_two_folders_read_split_and_serve_pairs(tmp_path):
     assert [domains[d].val.shape[0] + domains[d].test.shape[0] for d in "AB"] == [4, 6]
     assert next(iter(dm.train_dataloader())).shape == (4, 2, 1, 16, 16)
     assert next(iter(dm.val_dataloader())).shape == (2, 2, 1, 16, 16)  # the smaller half: 2 pairs
+    # real samples (sample grids, health checks): distinct images first, then further rounds
+    many = dm.real_samples(40, seed=1)
+    assert many.shape == (40, 2, 1, 16, 16)
+    assert len({bytes(to_uint8(x).numpy()) for x in many[:16, 0]}) == 16
+    assert torch.equal(many, dm.real_samples(40, seed=1)) and not torch.equal(many, dm.real_samples(40, seed=2))
 
 
 @pytest.mark.parametrize("case, fragment", [
@@ -379,3 +384,21 @@ def test_generate_direction_translates_a_folder(shipped_run, tmp_path, capsys):
     assert main(["generate", "--ckpt", str(ckpt), "--direction", "AB", "--input", str(tmp_path / "none"), "--out",
                  str(tmp_path / "o3")]) == 2
     assert "--input must be a folder holding image files" in capsys.readouterr().err
+
+
+def test_the_folders_config_trains_on_two_folders_and_translates(tmp_path, capsys):
+    _write_pngs(tmp_path / "a", 20, 64, mode="RGB")
+    _write_pngs(tmp_path / "b", 20, 48, mode="RGB", start=50)  # another size: resized to the config's 64 px
+    args = ["fit", "-c", "cyclegan/folders", f"--data.dataset_options.root_a={tmp_path / 'a'}",
+            f"--data.dataset_options.root_b={tmp_path / 'b'}", "--model.init_args.max_generator_steps", "1",
+            "--data.batches_per_epoch", "1", "--trainer.enable_progress_bar", "false",
+            f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}"]
+    assert main(args) == 0
+    (ckpt,) = list(tmp_path.rglob("last.ckpt"))
+    model = ganmods.load_checkpoint(ckpt)
+    assert model.identity_weight == 0.5 and model.generator.image_shape == (3, 64, 64)
+    assert list(tmp_path.rglob("samples/step_*.png"))  # a grid, and health checks of 64 images, from 18 per domain
+    out = tmp_path / "translated"
+    assert main(["generate", "--ckpt", str(ckpt), "--direction", "AB", "--input", str(tmp_path / "b"), "--out",
+                 str(out)]) == 0
+    assert len(list(out.iterdir())) == 20

@@ -392,12 +392,15 @@ class TwoDomainSource(DataSource):
         return pair_images(to_float(picked[0]), to_float(picked[1]))
 
     def real_samples(self, n: int, seed: int) -> Tensor:
-        """``n`` distinct training images of each domain picked by ``seed``, paired: ``[n, 2, C, H, W]``."""
-        self._check_count(n)
+        """``n`` training images of each domain picked by ``seed``, paired: ``[n, 2, C, H, W]``; distinct while ``n``
+        is at most the domain's image count, then each image once more per further round (so sample grids and health
+        checks of any size work on small folders)."""
+        check_positive_int("n", n)
         picked = []
         for domain, images in (("A", self.domains()["A"].train), ("B", self.domains()["B"].train)):
-            order = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(
-                mix_seed(seed, _REAL_SAMPLES_TAG, DOMAIN_TAGS[domain])))
+            stream = torch.Generator().manual_seed(mix_seed(seed, _REAL_SAMPLES_TAG, DOMAIN_TAGS[domain]))
+            count = int(images.shape[0])
+            order = torch.cat([torch.randperm(count, generator=stream) for _ in range(-(-n // count))])
             picked.append(to_float(images[order[:n]]))
         return pair_images(picked[0], picked[1])
 
