@@ -177,3 +177,18 @@ def test_shipped_configs_run(name, tmp_path, capsys):
     assert cli_main(args) == 0
     final = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("ganmods: final"))
     assert re.search(r"fid_100 [0-9.e+-]+, precision [0-9.e+-]+, recall .*, density .*, coverage ", final), final
+
+
+def test_the_training_command_writes_a_loadable_classifier(tmp_path, capsys):
+    from ganmods.metrics.classifier_training import main as train_main
+
+    out = tmp_path / "digits_classifier.pt"
+    held_acc = train_main(["--dataset", "digits", "--out", str(out), "--epochs", "1", "--batch-size", "256"])
+    printed = capsys.readouterr().out
+    assert 0.0 <= held_acc <= 1.0 and f"held-out accuracy: {held_acc:.4f}" in printed and "sha256" in printed
+    net = load_digit_classifier(out)
+    _, _, x_held, y_held = classifier_data("digits")
+    assert accuracy(net, x_held, y_held) == pytest.approx(held_acc)
+    assert ImageMetrics("digits", weights_path=str(out), kid=False, device="cpu").classifier_features
+    with pytest.raises(SystemExit):
+        train_main(["--dataset", "cifar10", "--out", str(out)])
