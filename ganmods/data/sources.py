@@ -696,8 +696,8 @@ class ImageSource(DataSource):
 
 @register_source("digits")
 class DigitsSource(ImageSource):
-    """scikit-learn's bundled digits (1 channel, default 32 px, fixed ``held_out`` split); no ``root``,
-    nothing to download."""
+    """scikit-learn's bundled digits (1 channel, default 32 px, fixed ``held_out`` split of 297 images, halved
+    into 149 validation and 148 test images); no ``root``, nothing to download."""
 
     native_channels = 1
 
@@ -753,7 +753,8 @@ class MNIST5kSource(ImageSource):
 @register_source("cifar10")
 class TorchvisionSource(ImageSource):
     """A torchvision set read from ``root`` (default ``"data"``) with its ``torchvision.datasets`` class; the
-    held-out split is the official test split (halved into the validation and test references). Downloaded only in :meth:`prepare` with ``download=True``;
+    held-out split is the official test split (halved into the validation and test references). Downloaded
+    only in :meth:`prepare` with ``download=True``;
     missing files raise an error naming ``root``, the folder and files expected, and the two ways out
     (``download: true`` or another ``root``). Facts per set (channels, size, files, class):
     :data:`~ganmods.data.images.IMAGE_DATASETS`."""

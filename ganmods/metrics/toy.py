@@ -128,7 +128,8 @@ class ModeMetrics:
         spec = MetricSpec(self.names, self.higher_is_better, self.main, self.reduce)
         return with_prdc(spec) if self.prdc else spec
 
-    def score(self, samples: Tensor, centers: Tensor, std: float, reference: Optional[Tensor] = None) -> dict[str, float]:
+    def score(self, samples: Tensor, centers: Tensor, std: float,
+              reference: Optional[Tensor] = None) -> dict[str, float]:
         """Score ``samples`` against the mixture (:func:`mode_metrics` with this ``min_count``).
 
         Args:
