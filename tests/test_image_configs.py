@@ -78,7 +78,7 @@ def test_digits_configs_run(name, tmp_path, capsys):
         "--trainer.enable_progress_bar", "false", "--trainer.logger.init_args.save_dir", str(tmp_path / "runs"),
     ]
     assert main(args) == 0
-    assert "final fid_100" in capsys.readouterr().out
+    assert "final (validation reference) fid_100" in capsys.readouterr().out
 
 
 def _digits_run(tmp_path: Path, **model_kwargs):

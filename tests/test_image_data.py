@@ -13,6 +13,7 @@ from PIL import Image
 
 from ganmods import SGAN, GANDataModule
 from ganmods.data.digits import load_digits
+from ganmods.data.splits import held_out_halves
 from ganmods.data.stream import ImageBatches, mix_seed
 from ganmods.errors import ConfigurationError
 from tests.conftest import fast_trainer
@@ -60,8 +61,10 @@ def test_digits_shapes_range_and_defaults():
 
 def test_digits_pixels_match_the_bundled_split():
     dm = _digits(val_size=10_000)
-    held = torch.cat(list(dm.val_dataloader()))
-    assert (held - load_digits("held_out")).abs().max() <= 0.5 / 127.5 + 1e-6  # uint8 storage only
+    val, test = held_out_halves(297)  # the held-out split's fixed halves: validation, test
+    for loader, half in ((dm.val_dataloader(), val), (dm.test_dataloader(), test)):
+        held = torch.cat(list(loader))
+        assert (held - load_digits("held_out")[half]).abs().max() <= 0.5 / 127.5 + 1e-6  # uint8 storage only
     assert dm.train_reference(1500).shape == (1500, 1, 8, 8)
     assert len(list(_digits(val_size=100).val_dataloader())) == 1  # first val_size of the held-out split
 
@@ -170,7 +173,7 @@ class _Metric:
         return {"fake_mean": float(fake.mean()), "n_real": float(real.shape[0])}
 
 
-@pytest.mark.parametrize("eval_samples,n_real", [(100, 100), (500, 297)])
+@pytest.mark.parametrize("eval_samples,n_real", [(100, 100), (500, 149)])
 def test_evaluate_scores_fakes_against_the_held_out_images(eval_samples, n_real):
     metric, model = _Metric(), _Model()
     dm = _digits(eval_samples=eval_samples, eval_seed=9, metric=metric)
@@ -178,8 +181,9 @@ def test_evaluate_scores_fakes_against_the_held_out_images(eval_samples, n_real)
     assert model.calls == [(eval_samples, 9)]
     ((fake, real, key),) = metric.calls
     assert fake.shape == (eval_samples, 1, 8, 8)
-    assert torch.equal(real, load_digits("held_out")[:n_real].add(1).mul(127.5).round().div(127.5).sub(1))
-    assert key == dm.real_key == f"digits|split=held_out|n={n_real}|size=8|channels=1"
+    val = held_out_halves(297)[0]  # the validation half of the held-out split
+    assert torch.equal(real, load_digits("held_out")[val[:n_real]].add(1).mul(127.5).round().div(127.5).sub(1))
+    assert key == dm.real_key == f"digits|split=held_out|half=val|n={n_real}|size=8|channels=1"
 
 
 def test_evaluate_without_metric_returns_nothing_and_draws_nothing():
@@ -238,7 +242,7 @@ def _write_folder(root, nested: bool = True):
 
 
 def _all_images(dm: GANDataModule) -> set[tuple[int, ...]]:
-    held = torch.cat(list(dm.val_dataloader()))
+    held = torch.cat(list(dm.val_dataloader()) + list(dm.test_dataloader()))
     train = dm.train_reference(4 - held.shape[0])
     return {tuple(x.flatten().tolist()) for x in _uint8(torch.cat([train, held]))}
 
@@ -253,7 +257,7 @@ def test_folder_rgb_centre_crop_and_split(tmp_path, nested):
     dm = GANDataModule("folder", root=str(tmp_path), image_size=8, batch_size=2,
                        dataset_options={"held_out_fraction": 0.5})
     assert dm.data_shape == (3, 8, 8)
-    assert len(torch.cat(list(dm.val_dataloader()))) == 2
+    assert len(torch.cat(list(dm.val_dataloader()))) == len(torch.cat(list(dm.test_dataloader()))) == 1
     expected = {(0, 255, 0), (255, 255, 255), (100, 100, 100), (200, 50, 0)}
     assert _all_images(dm) == {_const(v) for v in expected}
     again = GANDataModule("folder", root=str(tmp_path), image_size=8, batch_size=2,
@@ -265,7 +269,7 @@ def test_folder_rgb_centre_crop_and_split(tmp_path, nested):
 def test_folder_grey_uses_luminance(tmp_path):
     _write_folder(tmp_path)
     dm = GANDataModule("folder", root=str(tmp_path), image_size=8, channels=1, batch_size=2,
-                       dataset_options={"held_out_fraction": 0.25})
+                       dataset_options={"held_out_fraction": 0.5})
     assert dm.data_shape == (1, 8, 8)
     # 0.299 R + 0.587 G + 0.114 B: green 149.7 -> 150, orange 89.15 -> 89
     assert _all_images(dm) == {_const((v,)) for v in (150, 255, 100, 89)}
@@ -275,7 +279,8 @@ def test_folder_default_split_and_batch_size_bound(tmp_path):
     for i in range(20):
         Image.new("RGB", (8, 8), (i, i, i)).save(tmp_path / f"{i:02d}.jpg")
     dm = GANDataModule("folder", root=str(tmp_path), image_size=8, batch_size=18)
-    assert len(torch.cat(list(dm.val_dataloader()))) == 2  # default held_out_fraction 0.1
+    # default held_out_fraction 0.1: 2 held-out images, one validation, one test
+    assert len(torch.cat(list(dm.val_dataloader()))) == len(torch.cat(list(dm.test_dataloader()))) == 1
     with pytest.raises(ConfigurationError, match=r"batch_size.*N = 18.*19"):
         GANDataModule("folder", root=str(tmp_path), image_size=8, batch_size=19).setup()
 
@@ -363,10 +368,10 @@ def test_mnist_from_local_files(tmp_path, no_network):
     dm = GANDataModule("mnist", root=str(tmp_path), batch_size=4, batches_per_epoch=3, channels=3)
     assert dm.data_shape == (3, 32, 32)
     train = torch.cat(list(dm.train_dataloader()))
-    held = torch.cat(list(dm.val_dataloader()))  # the official test file
+    held = torch.cat(list(dm.val_dataloader()) + list(dm.test_dataloader()))  # the official test file, halved
     assert train.shape == (12, 3, 32, 32) and held.shape == (5, 3, 32, 32)
     assert torch.all(_uint8(train) == 40) and torch.all(_uint8(held) == 220)
-    assert dm.real_key == "mnist|split=test|n=5|size=32|channels=3"
+    assert dm.real_key == "mnist|split=test|half=val|n=3|size=32|channels=3"
 
 
 # ---------------------------------------------------------------------------------------------------------
