@@ -24,6 +24,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from ganmods.data.splits import latent_seed
 from ganmods.data.stream import CriticBatches
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
 from ganmods.finite import accumulate, first_nonfinite
@@ -796,8 +797,11 @@ class GANModule(Recorded, pl.LightningModule):
             batch: A held-out real batch.
             batch_idx: Index of the batch.
         """
+        self._held_out_stats(batch, 10_000 + batch_idx)
+
+    def _held_out_stats(self, batch: Any, seed: int) -> None:
         real = batch[0] if isinstance(batch, (list, tuple)) else batch
-        fake = self.sample(real.shape[0], seed=10_000 + batch_idx)
+        fake = self.sample(real.shape[0], seed=seed)
         real_logits = critic_logits(self.discriminator(real))
         fake_logits = critic_logits(self.discriminator(fake))
         d_adv = self.loss.discriminator_loss(real_logits, fake_logits)
@@ -829,13 +833,15 @@ class GANModule(Recorded, pl.LightningModule):
         self._val_real_logits = []
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
-        """Critic statistics on a held-out real batch against fresh fakes (as :meth:`validation_step`).
+        """Critic statistics on a held-out real batch against fresh fakes (as :meth:`validation_step`, with the
+        test split's latents).
 
         Args:
             batch: A held-out real batch (the datamodule's ``test_dataloader``).
             batch_idx: Index of the batch.
         """
-        self.validation_step(batch, batch_idx)
+        # the fakes come from the test split's latents, so no generated point is shared with validation
+        self._held_out_stats(batch, latent_seed(10_000 + batch_idx, "test"))
 
     def on_test_epoch_end(self) -> None:
         """Report the held-out critic statistics and the generator's score by the datamodule's protocol on its
