@@ -95,7 +95,8 @@ def test_bad_construction_and_weights(tmp_path):
 
 
 def test_random_shift_fills_with_background():
-    script = _script()
+    from ganmods.metrics import classifier_training as script
+
     x = torch.ones(6, 1, 32, 32)
     shifted = script.random_shift(x, 4, torch.Generator().manual_seed(0))
     assert shifted.shape == x.shape and set(shifted.unique().tolist()) <= {-1.0, 1.0}
