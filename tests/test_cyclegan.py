@@ -402,3 +402,75 @@ def test_the_folders_config_trains_on_two_folders_and_translates(tmp_path, capsy
     assert main(["generate", "--ckpt", str(ckpt), "--direction", "AB", "--input", str(tmp_path / "b"), "--out",
                  str(out)]) == 0
     assert len(list(out.iterdir())) == 20
+
+
+# ---------------------------------------------------------------- the networks
+@pytest.mark.parametrize("channels, size, blocks", [(1, 8, 0), (3, 32, 2), (1, 20, 1)])
+def test_translator_keeps_the_image_shape_in_range(channels, size, blocks):
+    net = ResNetTranslator(channels, size, width=4, blocks=blocks)
+    out = net(torch.randn(3, channels, size, size) * 5)
+    assert out.shape == (3, channels, size, size) and float(out.detach().abs().max()) <= 1.0
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+
+
+@pytest.mark.parametrize("size, layers, patches", [(32, 1, 14), (32, 2, 6), (32, 3, 2), (16, 2, 2)])
+def test_patch_critic_patch_map_and_mean(size, layers, patches):
+    critic = PatchCritic(2, size, width=4, layers=layers)
+    x = torch.randn(3, 2, size, size)
+    logits = critic.patch_logits(x)
+    assert logits.shape == (3, patches, patches)
+    assert torch.allclose(critic(x), logits.mean(dim=(1, 2)))  # one logit per image: the mean patch
+
+
+def test_network_arguments_and_inputs_are_checked():
+    with pytest.raises(ConfigurationError, match="image_size must be a multiple of 4"):
+        ResNetTranslator(1, 18)
+    with pytest.raises(ConfigurationError, match="layers must be at most 3 for 32 px images"):
+        PatchCritic(1, 32, layers=4)
+    with pytest.raises(ConfigurationError, match="norm must be one of"):
+        ResNetTranslator(1, 16, norm="batch")
+    with pytest.raises(ConfigurationError,
+                       match=r"translator input must have shape \[B, 1, 16, 16\]; got \[2, 1, 8, 8\]"):
+        ResNetTranslator(1, 16, 4, 1)(torch.zeros(2, 1, 8, 8))
+    with pytest.raises(ConfigurationError, match=r"discriminator input must have shape \[B, 1, 16, 16\]"):
+        PatchCritic(1, 16, 4, 1)(torch.zeros(2, 3, 16, 16))
+    pair = CriticPair(PatchCritic(1, 16, 4, 1), PatchCritic(1, 16, 4, 1))
+    assert torch.equal(pair(torch.zeros(2, 1, 16, 16), "A"), pair.a(torch.zeros(2, 1, 16, 16)))
+    with pytest.raises(ConfigurationError, match="domain must be 'A' or 'B'; got 'C'"):
+        pair(torch.zeros(2, 1, 16, 16), "C")
+    with pytest.raises(ConfigurationError, match="direction must be 'AB'"):
+        TranslatorPair(ResNetTranslator(1, 16, 4, 1), ResNetTranslator(1, 16, 4, 1))(torch.zeros(1, 1, 16, 16), "B")
+    with pytest.raises(ConfigurationError, match="a must be a torch.nn.Module; got 'int'"):
+        CriticPair(1, PatchCritic(1, 16, 4, 1))  # type: ignore[arg-type]
+
+
+def test_any_loss_and_a_gradient_penalty_train_on_the_patch_critics(tmp_path):
+    torch.manual_seed(0)
+    model = tiny_cyclegan(loss="wasserstein", gp_weight=10.0, n_critic=2, max_generator_steps=2)
+    seen: list[dict] = []
+    model.add_listener(lambda values, module: seen.append({k: float(v) for k, v in values.items()}))
+    fast_trainer(tmp_path, log_every_n_steps=1).fit(model, datamodule=digits_pair())
+    assert model.generator_steps == 2 and model.critic_steps == 4
+    assert any("train/gp" in v for v in seen) and all(torch.isfinite(p).all() for p in model.parameters())
+    with pytest.raises(ConfigurationError, match="must not contain BatchNorm when a gradient penalty is used"):
+        pair = CriticPair(PatchCritic(1, 16, 4, 1, norm="batch"), PatchCritic(1, 16, 4, 1))
+        CycleGAN(TranslatorPair(ResNetTranslator(1, 16, 4, 1), ResNetTranslator(1, 16, 4, 1)), pair, gp_weight=10.0)
+
+
+def test_predict_translates_batches_of_domain_a_images():
+    import lightning.pytorch as pl
+
+    torch.manual_seed(0)
+    model = tiny_cyclegan(ema_decay=0.5)
+    with torch.no_grad():
+        for p in model.ema_generator.parameters():
+            p.add_(0.1)  # the EMA copy differs: predictions and translations come from it
+    images = torch.rand(6, 1, 16, 16) * 2 - 1
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    out = torch.cat(trainer.predict(model, torch.utils.data.DataLoader(images, batch_size=4)))
+    assert torch.allclose(out, model.translate(images, "AB"), atol=1e-6)
+    assert torch.allclose(out, model.ema_generator.module.ab.eval()(images), atol=1e-6)
+    assert not torch.allclose(out, model.generator.ab.eval()(images), atol=1e-4)
+    with pytest.raises(ConfigurationError, match="batch must be float images"):
+        model.predict_step({"n": 4, "seed": 0, "start": 0, "stop": 4}, 0)
+    assert torch.allclose(model(images, "BA"), model.generator.ba(images))
