@@ -393,6 +393,18 @@ def test_shipped_digits_config_fits_and_reports_the_linear_probe(tmp_path):
     assert {"val/probe_accuracy", "val/probe_accuracy_random_encoder", "val/probe_accuracy_pixels",
             "val/reconstruction_mse", "val/latent_mse"} <= set(logged)
     assert float(logged["val/probe_accuracy_pixels"]) > 0.9
+    # samples and encodings from the checkpoint: `ganmods generate` and `ganmods generate --encode FOLDER`
+    ckpt = str(tmp_path / "digits" / "version_0" / "checkpoints" / "last.ckpt")
+    module = ganmods.load_checkpoint(ckpt)
+    assert main(["generate", "--ckpt", ckpt, "--n", "4", "--out", str(tmp_path / "s.pt")]) == 0
+    assert torch.equal(torch.load(tmp_path / "s.pt", weights_only=True), module.sample(4, seed=0))
+    from ganmods.images import to_uint8, write_png
+
+    digits = digits_probe_data(16, 1, "test")[2][:5]
+    for i, image in enumerate(digits):
+        write_png(to_uint8(image), str(tmp_path / "folder" / f"{i}.png"))
+    assert main(["generate", "--ckpt", ckpt, "--encode", str(tmp_path / "folder"), "--out", str(tmp_path / "c.pt")]) == 0
+    assert torch.allclose(torch.load(tmp_path / "c.pt", weights_only=True), module.encode(digits), atol=1e-5)
 
 
 def test_every_shipped_bigan_config_parses_to_a_bigan():
