@@ -42,7 +42,8 @@ COMMANDS = {
     "validate": "score a model on the held-out data and print the validation table",
     "test": "score a checkpoint by the config's metric protocol: ganmods test -c CFG --ckpt_path P",
     "predict": "write samples of a checkpoint: ganmods predict -c CFG --ckpt_path P [--n N --seed S --out DIR]",
-    "generate": "sample from any checkpoint without a config: ganmods generate --ckpt P --n N --out OUT",
+    "generate": "sample, translate or encode with any checkpoint: ganmods generate --ckpt P --n N --out OUT | "
+                "--direction AB --input DIR --out OUT | --encode DIR --out CODES",
     "compare": "train variants x seeds under one budget: ganmods compare -c compare/ring8 --out DIR",
     "list": "print the registered losses, variants, datasets, nets and regularizers: ganmods list [REGISTRY]",
 }
@@ -616,13 +617,16 @@ def registries() -> dict[str, list[str]]:
     from ganmods.losses import LOSSES
     from ganmods.variants import VARIANTS
 
+    import ganmods
+
     def classes(mod: Any, base: type) -> list[str]:
         return sorted(n for n in mod.__all__ if isinstance(getattr(mod, n), type) and issubclass(getattr(mod, n), base)
                       and getattr(mod, n) is not base)
 
     return {
         "losses": sorted(LOSSES),
-        "variants": sorted(VARIANTS),
+        # the variants and the GAN families built on the same loop (every GANModule class ganmods exports)
+        "variants": sorted({*VARIANTS, *classes(ganmods, GANModule)}),
         "datasets": sorted(DATA_SOURCES),
         "nets": classes(nets, nn.Module),
         "regularizers": classes(regs, regs.Regularizer),

@@ -19,7 +19,7 @@ CASES = [
     (WGANGP, ["--model.init_args.gp_weight=-1"], "gp_weight must be a finite number >= 0; got -1.0"),
     (WGAN, ["--model.init_args.clip=-0.01"], "clip must be a finite number >= 0; got -0.01"),
     (SGAN, ["--model=ganmods.GANModule", "--model.init_args.loss=bogus"], "loss must be one of ["),
-    (SGAN, ["--data.dataset=moons"], "dataset must be one of ['grid25', 'ring8', 'swissroll', 'celeba', 'cifar10', 'digits', 'fashion_mnist', 'folder', 'mnist', 'mnist5k']; got 'moons'"),
+    (SGAN, ["--data.dataset=moons"], "dataset must be one of ['grid25', 'ring8', 'swissroll', 'celeba', 'cifar10', 'digits', 'digits_inverted', 'fashion_mnist', 'folder', 'mnist', 'mnist5k', 'two_folders']; got 'moons'"),
     (SGAN, ["--model.init_args.generator.init_args.out_dim=3"], "generator output shape must equal the data shape (2,)"),
     (WGANGP, ["--model.init_args.discriminator.init_args.norm=batch"], "must not contain BatchNorm"),
     (SGAN, ["--model.init_args.discriminator.init_args.norm=group"], "norm must be one of ['none', 'layer', 'batch', 'spectral']"),

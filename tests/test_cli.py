@@ -93,7 +93,7 @@ def test_rerun_in_same_folder_does_not_fail_on_existing_config(tmp_path):
     [
         ("--model.init_args.n_critic=0", "n_critic must be an integer >= 1; got 0."),
         ("--model.init_args.gp_weight=-1", "gp_weight must be a finite number >= 0; got -1.0."),
-        ("--data.dataset=moons", "dataset must be one of ['grid25', 'ring8', 'swissroll', 'celeba', 'cifar10', 'digits', 'fashion_mnist', 'folder', 'mnist']; got 'moons'."),
+        ("--data.dataset=moons", "dataset must be one of ['grid25', 'ring8', 'swissroll', 'celeba', 'cifar10', 'digits', 'digits_inverted', 'fashion_mnist', 'folder', 'mnist', 'mnist5k', 'two_folders']; got 'moons'."),
         ("--model.init_args.generator.init_args.out_dim=3", "generator output shape must equal the data shape (2,)"),
         ("--model.init_args.discriminator.init_args.norm=batch", "must not contain BatchNorm"),
     ],

@@ -65,7 +65,7 @@ def test_list_prints_the_registries(capsys):
     assert "Regularizer," not in by_name["regularizers"]  # the base class is not a choice
     assert main(["list", "datasets"]) == 0
     assert capsys.readouterr().out.startswith("datasets (data.dataset): celeba, cifar10, digits")
-    assert registries()["variants"] == ["FGAN", "GANModule", "RaGAN", "SGAN", "WGAN", "WGANGP"]
+    assert {"FGAN", "GANModule", "RaGAN", "SGAN", "WGAN", "WGANGP", "CycleGAN"} <= set(registries()["variants"])
 
 
 def test_list_unknown_registry_is_one_line(capsys):
