@@ -4,6 +4,7 @@ after ``kill -9`` that finishes with the same results, and a full disk that ends
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import signal
@@ -38,7 +39,7 @@ def _children_of(pid: int) -> list[int]:
 
 
 def _workers_of(pid: int) -> list[int]:
-    """Live comparison workers started by the comparison ``pid`` (they carry ``--parent <pid>``)."""
+    """Live local workers started by the comparison ``pid`` (``ganmods compare ... --worker --parent <pid>``)."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -50,7 +51,7 @@ def _workers_of(pid: int) -> list[int]:
                 state = fh.read().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if "ganmods.compare.worker" in args and "--parent" in args and args[args.index("--parent") + 1] == str(pid) \
+        if "--worker" in args and "--parent" in args and args[args.index("--parent") + 1] == str(pid) \
                 and state != "Z":
             found.append(int(name))
     return found
@@ -252,20 +253,35 @@ def test_a_full_disk_during_a_comparison_ends_it_with_one_line(tmp_path, monkeyp
     FolderLock(str(tmp_path / "out")).acquire(wait_dead=0).release()  # the lock was released
 
 
-def test_a_worker_reports_a_full_disk_as_status_2(tmp_path, monkeypatch):
-    import ganmods.compare.worker as worker
+def test_a_worker_that_finds_the_disk_full_tells_the_study_and_its_comparison_ends(tmp_path, monkeypatch):
+    import ganmods.compare.schedule as schedule
+    from ganmods.compare import load_comparison, plan_runs
+    from ganmods.compare.progress import ProgressDisplay
+    from ganmods.compare.schedule import Monitor, serve
+    from ganmods.compare.study import ComparisonStudy, parse_storage
 
-    (tmp_path / "run.json").write_text(json.dumps({
-        "comparison": "c", "variant": "v", "seed": 0, "run_dir": str(tmp_path), "config": {},
-        "budget": {"images": 10}, "fingerprint": "f"}))
+    comparison = load_comparison(_config(tmp_path, seeds=[0]))
+    out = str(tmp_path / "out")
+    runs = plan_runs(comparison, out)
+    study = ComparisonStudy.open("tiny", runs, out, parse_storage(None, out), "modes", True)
+    study.sync(retry_failed=True)
+    checkpoint = os.path.join(runs[0].run_dir, "checkpoints", "last.ckpt")
 
-    def full(run, threads=None):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def full(run, *args, **kwargs):
+        os.write(1, b"training output\n")  # what a run prints reaches file descriptor 1
+        raise OSError(errno.ENOSPC, "No space left on device", checkpoint)
 
-    monkeypatch.setattr(worker, "execute_run", full)
-    assert worker.run_logged(str(tmp_path), None) == 2
-    monkeypatch.setattr(worker, "execute_run", lambda run, threads=None: (_ for _ in ()).throw(RuntimeError("boom")))
-    assert worker.run_logged(str(tmp_path), None) == 1
+    monkeypatch.setattr(schedule, "execute_run", full)
+    with pytest.raises(OSError) as raised:  # a worker process: the run's output goes to its output.log
+        serve(study, log_to_run_dir=True)
+    assert raised.value.errno == errno.ENOSPC
+    assert "training output" in (tmp_path / "out" / "runs" / "sgan" / "s0" / "output.log").read_text()
+    state = study.states()["sgan/s0"]
+    assert (state.status, state.outcome, state.error) == ("failed", "disk full", f"the disk is full writing {checkpoint}")
+    display = ProgressDisplay(len(runs), 0, comparison.budget, stream=io.StringIO(), bars=False)
+    with pytest.raises(OSError) as seen:  # the comparison following that worker ends with the same error
+        Monitor(study, display, set(), lambda run, result: None).poll()
+    assert seen.value.errno == errno.ENOSPC and seen.value.filename == checkpoint
 
 
 def test_atomic_write_leaves_no_temporary_file_on_a_full_disk(tmp_path, monkeypatch):

@@ -1,9 +1,13 @@
-"""One comparison per output folder, and worker processes that never outlive the comparison.
+"""One comparison per output folder, one process per run, and worker processes that never outlive the comparison.
 
 * :class:`FolderLock`: ``DIR/.compare.lock`` held with ``fcntl.flock`` for the whole comparison and holding
   the holder's pid. The kernel drops the lock when the holder exits, however it exits (even ``kill -9``),
   so a dead holder never keeps it; a second comparison of the same folder is refused with one line naming
   the holder's pid.
+* :class:`RunLock`: ``RUN_DIR/.run.lock``, held with ``fcntl.flock`` by the worker running the run for the
+  whole run (its pid and host written inside). A run whose lock is free has nobody running it: the kernel
+  dropped the lock of a worker that died, so the comparison's study (:mod:`ganmods.compare.study`) treats a
+  running trial with a free run lock as abandoned and runs it again.
 * :func:`die_with_parent`: called first thing in a worker: on Linux the kernel sends the worker ``SIGKILL``
   when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and a watcher thread ends the worker when its parent
   pid changes (other systems, or a parent that died before the ``prctl``).
@@ -22,10 +26,13 @@ from typing import Any, Optional
 
 from ganmods.errors import ConfigurationError
 
-__all__ = ["LOCK_FILE", "FolderLock", "die_with_parent", "is_disk_full", "kill_with_parent", "lock_holder"]
+__all__ = ["LOCK_FILE", "RUN_LOCK_FILE", "FolderLock", "RunLock", "die_with_parent", "is_disk_full", "kill_with_parent",
+           "lock_holder"]
 
 #: The lock file inside a comparison's output folder.
 LOCK_FILE = ".compare.lock"
+#: The lock file inside a run's folder (kept when the folder is emptied for a new attempt).
+RUN_LOCK_FILE = ".run.lock"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -126,6 +133,97 @@ class FolderLock:
 
     def __enter__(self) -> "FolderLock":
         return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+class RunLock:
+    """An exclusive lock on one run's folder, held by the process running the run (see the module docstring).
+
+    The lock file is never removed (removing it would let two processes lock two different files of one
+    name). Each :class:`RunLock` object opens its own descriptor, so two objects conflict even inside one
+    process.
+
+    Args:
+        run_dir: The run's folder (created when missing).
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> first, second = RunLock(folder), RunLock(folder)
+        >>> first.acquire(), second.acquire(blocking=False)
+        (True, False)
+        >>> first.release(); second.acquire(blocking=False)
+        True
+    """
+
+    def __init__(self, run_dir: str) -> None:
+        self.run_dir = run_dir
+        self.path = os.path.join(run_dir, RUN_LOCK_FILE)
+        self._fd: Optional[int] = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
+
+    def acquire(self, blocking: bool = True) -> bool:
+        """Take the lock and write ``"<pid> <host>"`` into the lock file.
+
+        Args:
+            blocking: Wait until the lock is free (True), or give up at once when another process holds it.
+
+        Returns:
+            Whether the lock is now held (always True when ``blocking``).
+
+        Raises:
+            OSError: If the file system refuses the lock itself (e.g. ``ENOLCK`` on a network file system
+                mounted without locking).
+        """
+        import fcntl
+        import socket
+
+        if self._fd is not None:
+            return True
+        os.makedirs(self.run_dir, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except OSError as err:
+            os.close(fd)
+            if not blocking and err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return False
+            raise
+        except BaseException:  # an interrupt while waiting
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        """Drop the lock (a no-op when not held)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def holder(self) -> Optional[int]:
+        """The pid last written into the lock file (the holder's while the lock is held).
+
+        Returns:
+            The pid, or None when there is none.
+        """
+        try:
+            with open(self.path) as fh:
+                return int((fh.read().split() or ["x"])[0])
+        except (OSError, ValueError):
+            return None
+
+    def __enter__(self) -> "RunLock":
+        self.acquire()
+        return self
 
     def __exit__(self, *exc: Any) -> None:
         self.release()

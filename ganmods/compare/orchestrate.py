@@ -1,4 +1,5 @@
-"""``run_comparison``: check everything, run what is not finished, write the tables and plots."""
+"""``run_comparison``: check everything, serve what is not finished through the comparison's study, write the
+tables and plots; ``run_worker``: join a comparison's study as a worker (``ganmods compare ... --worker``)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from ganmods.compare.plots import plot_curves, plot_expected_best, plot_samples,
 from ganmods.compare.progress import ProgressDisplay
 from ganmods.compare.recorder import atomic_write
 from ganmods.compare.report import audit_batches, short_path, write_results
-from ganmods.compare.schedule import run_parallel, run_sequential
+from ganmods.compare.schedule import Monitor, WorkerPool, gpu_assignment, run_pool, serve
+from ganmods.compare.study import ComparisonStudy, StorageSpec, parse_storage
+from ganmods.errors import invalid
 from ganmods.preflight import check_output_folder
 
-__all__ = ["ComparisonOutcome", "default_out", "run_comparison"]
+__all__ = ["ComparisonOutcome", "default_out", "run_comparison", "run_worker", "worker_count"]
 
 
 @dataclass
@@ -35,6 +38,8 @@ class ComparisonOutcome:
         failed: Runs that failed in this invocation.
         checked: The checks' findings.
         seconds: Wall-clock of the invocation.
+        study: The name of the comparison's Optuna study (None in a dry run).
+        storage: Where the study is kept, in words.
     """
 
     out_dir: str
@@ -44,6 +49,8 @@ class ComparisonOutcome:
     failed: list[str] = field(default_factory=list)
     checked: Optional[Checked] = None
     seconds: float = 0.0
+    study: Optional[str] = None
+    storage: str = ""
 
 
 def default_out(comparison: Comparison) -> str:
@@ -58,7 +65,30 @@ def default_out(comparison: Comparison) -> str:
     return os.path.join("runs", "compare", comparison.name)
 
 
-def _intro(comparison: Comparison, checked: Checked, n_done: int, n_runs: int) -> list[str]:
+def worker_count(workers: Optional[int], parallel: Optional[int]) -> Optional[int]:
+    """The local workers asked for: ``workers``, or its alias ``parallel`` (``None``: the config's ``parallel:``).
+
+    Args:
+        workers: ``--workers``.
+        parallel: ``--parallel`` (an alias).
+
+    Returns:
+        The number, or None when neither is given.
+
+    Raises:
+        ConfigurationError: If the given value is not an integer >= 1, or both are given with different values.
+    """
+    for name, value in (("workers", workers), ("parallel", parallel)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise invalid(name, "an integer >= 1 (local worker processes; 1: runs in this process)", value)
+    if workers is not None and parallel is not None and workers != parallel:
+        raise invalid("parallel", f"unset or equal to workers ({workers}; --parallel is an alias of --workers)",
+                      parallel)
+    return workers if workers is not None else parallel
+
+
+def _intro(comparison: Comparison, checked: Checked, n_done: int, n_runs: int, study: str = "",
+           storage: str = "") -> list[str]:
     budget = comparison.budget
     search = comparison.search
     n_seeds = len(comparison.seeds)
@@ -98,18 +128,20 @@ def _intro(comparison: Comparison, checked: Checked, n_done: int, n_runs: int) -
         for variant, found in checked.deviations.items():
             lines.append(f"- **{variant}** differs from shared in: {'; '.join(found)}")
     layout = "runs/<variant>/t<trial>/s<seed>/" if search.active else "runs/<variant>/s<seed>/"
-    lines.append(f"Runs: {comparison.parallel} at a time, {comparison.threads_per_run or 'default'} torch "
+    served = f" through the Optuna study `{study}` in {storage} (any worker joining it runs runs too)" if study else ""
+    lines.append(f"Runs: {comparison.parallel} local worker(s){served}, {comparison.threads_per_run or 'default'} torch "
                  f"thread(s) each, on {os.cpu_count()} CPU core(s). Per-run rows: results.csv; selected trials: "
                  f"selected.json; curves and samples: plots/; each run's logs and checkpoints: {layout}.")
     return lines
 
 
 def _write_reports(comparison: Comparison, checked: Checked, runs: list[RunSpec], results: dict[str, Any],
-                   out_dir: str, plots: bool) -> None:
+                   out_dir: str, plots: bool, study: str = "", storage: str = "") -> None:
     search = comparison.search
     selections = write_results(out_dir, f"Comparison `{comparison.name}`",
-                               _intro(comparison, checked, len(results), len(runs)), runs, results, checked,
-                               audit_batches(runs, results), search.space if search.active else None, search.trials)
+                               _intro(comparison, checked, len(results), len(runs), study, storage), runs, results,
+                               checked, audit_batches(runs, results), search.space if search.active else None,
+                               search.trials)
     if plots and results:
         plot_dir = os.path.join(out_dir, "plots")
         os.makedirs(plot_dir, exist_ok=True)
@@ -124,80 +156,120 @@ def _write_reports(comparison: Comparison, checked: Checked, runs: list[RunSpec]
             plot_trials_box(selections, checked, os.path.join(plot_dir, "trials_box.png"), title)
 
 
+def _study_metric(checked: Checked) -> tuple[str, bool]:
+    metric = checked.rank_by[0]
+    return metric, bool(checked.directions.get(metric, True))
+
+
+def _worker_command(comparison: Comparison, out_dir: str, spec: StorageSpec, study: str, threads: Optional[int],
+                    variants: Optional[list[str]], seeds: Optional[list[int]], trials: Optional[int],
+                    wandb: bool) -> list[str]:
+    """The command line of a local worker process: the same comparison and plan, joining ``study``."""
+    cmd = [sys.executable, "-m", "ganmods", "compare", "-c", os.path.abspath(comparison.path), "--out",
+           os.path.abspath(out_dir), "--storage", spec.url, "--worker", "--workers", "1", "--study", study, "--no-bars"]
+    cmd += ["--threads", str(threads)] if threads else []
+    cmd += ["--variants", *variants] if variants else []
+    cmd += ["--seeds", *map(str, seeds)] if seeds else []
+    cmd += ["--trials", str(trials)] if trials is not None else []
+    cmd += ["--wandb"] if wandb else []
+    return cmd
+
+
 def run_comparison(config: str, out_dir: Optional[str] = None, variants: Optional[list[str]] = None,
                    seeds: Optional[list[int]] = None, parallel: Optional[int] = None, dry_run: bool = False,
                    stream: Optional[TextIO] = None, bars: Optional[bool] = None, wandb: bool = False,
-                   trials: Optional[int] = None) -> ComparisonOutcome:
-    """Run a comparison: check the config and every variant, run the runs that have not finished, and
-    write ``results.csv``, ``results.md``, ``selected.json`` and ``plots/`` into ``out_dir``.
+                   trials: Optional[int] = None, workers: Optional[int] = None,
+                   storage: Optional[str] = None) -> ComparisonOutcome:
+    """Run a comparison: check the config and every variant, serve the runs that have not finished through the
+    comparison's Optuna study (:mod:`~ganmods.compare.study`), and write ``results.csv``, ``results.md``,
+    ``selected.json`` and ``plots/`` into ``out_dir`` once every run has finished or failed.
 
     Nothing runs until every check has passed (see :func:`~ganmods.compare.config.load_comparison` and
     :func:`~ganmods.compare.fairness.check_runs`). Runs whose folder holds a result of the same config are
-    skipped, so repeating the command resumes an interrupted comparison. One comparison at a time uses an
-    output folder (:class:`~ganmods.compare.lock.FolderLock`, held by this process and its workers).
+    skipped, so repeating the command resumes an interrupted comparison (and retries the runs that failed).
+    One comparison at a time uses an output folder (:class:`~ganmods.compare.lock.FolderLock`, held by this
+    process and its local workers); workers started elsewhere with ``ganmods compare ... --worker`` may serve the
+    same study, and this call waits for the runs they serve.
 
     Args:
         config: The comparison config (YAML).
         out_dir: Output folder (default ``runs/compare/<name>``).
         variants: Only these variants.
         seeds: Only these seeds.
-        parallel: Replaces the config's ``parallel``.
+        parallel: Alias of ``workers`` (the config's key is ``parallel:``).
         dry_run: Check and print the plan, run nothing, write nothing.
         stream: Where progress goes (default ``sys.stderr``).
         bars: Progress bars (default: when ``stream`` is a terminal).
         wandb: Also log every run to wandb (offline; grouped by the comparison's name).
         trials: Replaces the config's ``search.trials``.
+        workers: Local worker processes (replaces the config's ``parallel:``; 1: the runs train in this process;
+            N > 1: N processes, one GPU each when the machine has N).
+        storage: The study's storage (:func:`~ganmods.compare.study.parse_storage`; default
+            ``out_dir/study.journal``).
 
     Returns:
         What was skipped, run and failed.
 
     Raises:
         ConfigurationError: For bad input, before any run starts (also: ``out`` is a file, is read-only, or
-            is in use by another comparison, whose pid the message names).
+            is in use by another comparison, whose pid the message names; a bad or unreachable storage).
         Interrupted: On Ctrl-C.
         OSError: On a full disk (``ENOSPC``); finished runs are kept.
     """
     start = time.perf_counter()
     stream = stream or sys.stderr
-    comparison = load_comparison(config, variants=variants, seeds=seeds, parallel=parallel, wandb=wandb,
+    count = worker_count(workers, parallel)
+    comparison = load_comparison(config, variants=variants, seeds=seeds, parallel=count, wandb=wandb,
                                  trials=trials)
     out_dir = out_dir or default_out(comparison)
     check_output_folder(out_dir, "out")
+    spec = parse_storage(storage, out_dir)
     runs = plan_runs(comparison, out_dir)
     checked = check_runs(comparison, runs)
     lock = FolderLock(out_dir)
     if not dry_run:
         lock.acquire()
     try:
-        return _run_locked(comparison, config, out_dir, runs, checked, lock, dry_run, stream, bars, start)
+        return _run_locked(comparison, out_dir, spec, runs, checked, lock, dry_run, stream, bars, start,
+                           (variants, seeds, trials, wandb))
     finally:
         lock.release()
 
 
-def _run_locked(comparison: Comparison, config: str, out_dir: str, runs: list[RunSpec], checked: Checked,
-                lock: FolderLock, dry_run: bool, stream: TextIO, bars: Optional[bool], start: float
-                ) -> ComparisonOutcome:
+def _run_locked(comparison: Comparison, out_dir: str, spec: StorageSpec, runs: list[RunSpec], checked: Checked,
+                lock: FolderLock, dry_run: bool, stream: TextIO, bars: Optional[bool], start: float,
+                selection: tuple) -> ComparisonOutcome:
     results = {r.key: res for r in runs if (res := read_result(r)) is not None}
-    outcome = ComparisonOutcome(out_dir, runs, skipped=list(results), checked=checked)
+    outcome = ComparisonOutcome(out_dir, runs, skipped=list(results), checked=checked, storage=spec.describe())
     pending = [r for r in runs if r.key not in results]
-    mode = "in this process" if comparison.parallel == 1 else f"{comparison.parallel} processes at a time"
+    mode = "in this process" if comparison.parallel == 1 else f"{comparison.parallel} worker processes"
     trials = f" × {comparison.search.trials} trials" if comparison.search.active else ""
     print(f"ganmods compare: {comparison.name}: {len(comparison.variants)} variants{trials} × "
           f"{len(comparison.seeds)} seeds = {len(runs)} runs of {comparison.budget.describe()}; {len(results)} "
           f"finished, {len(pending)} to run "
-          f"({mode}); metrics {', '.join(checked.metrics)}; out {out_dir}", file=stream, flush=True)
+          f"({mode}); metrics {', '.join(checked.metrics)}; study in {spec.describe()}; out {out_dir}", file=stream,
+          flush=True)
     if dry_run:
         return outcome
     os.makedirs(out_dir, exist_ok=True)
+    metric, maximize = _study_metric(checked)
+    study = ComparisonStudy.open(comparison.name, runs, out_dir, spec, metric, maximize)
+    outcome.study = study.name
     atomic_write(os.path.join(out_dir, "comparison.json"), json.dumps({
-        "name": comparison.name, "config": os.path.abspath(config), "seeds": list(comparison.seeds),
+        "name": comparison.name, "config": os.path.abspath(comparison.path), "seeds": list(comparison.seeds),
         "budget": {comparison.budget.unit: comparison.budget.value}, "strict": comparison.strict,
         "overrides": list(comparison.overrides),
         "search": {"trials": comparison.search.trials, "seed": comparison.search.seed,
                    "space": comparison.search.space, "source": comparison.search.source},
         "metrics": list(checked.metrics), "rank_by": list(checked.rank_by), "deviations": checked.deviations,
+        "study": {"name": study.name, "storage": spec.url, "metric": metric,
+                  "direction": "maximize" if maximize else "minimize"},
         "variants": {v.name: {"source": v.source, "overrides": list(v.overrides), "config": v.config}
                      for v in comparison.variants}}, indent=1, default=str))
+    study.sync(retry_failed=True)
+
+    def write(plots: bool) -> None:
+        _write_reports(comparison, checked, runs, results, out_dir, plots, study.name, spec.describe())
 
     def on_done(run: RunSpec, result: Optional[dict[str, Any]]) -> None:
         if result is None:
@@ -205,23 +277,117 @@ def _run_locked(comparison: Comparison, config: str, out_dir: str, runs: list[Ru
             return
         results[run.key] = result
         outcome.ran.append(run.key)
-        _write_reports(comparison, checked, runs, results, out_dir, plots=False)
+        write(plots=False)
 
     display = ProgressDisplay(len(runs), len(results), comparison.budget, stream=stream, bars=bars)
+    monitor = Monitor(study, display, set(results), on_done)
     try:
         if comparison.parallel == 1:
-            run_sequential(pending, comparison.threads_per_run, display, on_done)
+            while True:
+                monitor.poll()
+                serve(study, comparison.threads_per_run, monitor)
+                monitor.poll()
+                if monitor.all_ended():
+                    break
+                time.sleep(0.5)  # runs served by workers elsewhere: wait for them (or for their retries)
         else:
-            run_parallel(pending, comparison.parallel, comparison.threads_per_run, display, on_done,
-                         lock_fd=lock.fd)
+            command = _worker_command(comparison, out_dir, spec, study.name, comparison.threads_per_run, *selection)
+            pool = WorkerPool(comparison.parallel, command, comparison.threads_per_run,
+                              os.path.join(out_dir, "workers"), lock_fd=lock.fd,
+                              gpus=gpu_assignment(comparison.parallel))
+            run_pool(study, pool, monitor, until_all_ended=True)
     except BaseException:
         display.close()
         try:  # keep what finished; a second failure (the same full disk) must not hide the first
-            _write_reports(comparison, checked, runs, results, out_dir, plots=False)
+            write(plots=False)
         except OSError:
             pass
         raise
     display.close()
-    _write_reports(comparison, checked, runs, results, out_dir, plots=True)
+    write(plots=True)
+    outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def run_worker(config: str, out_dir: Optional[str] = None, variants: Optional[list[str]] = None,
+               seeds: Optional[list[int]] = None, storage: Optional[str] = None, workers: Optional[int] = None,
+               trials: Optional[int] = None, wandb: bool = False, stream: Optional[TextIO] = None,
+               bars: Optional[bool] = None, dry_run: bool = False, study: Optional[str] = None,
+               threads: Optional[int] = None) -> ComparisonOutcome:
+    """Serve a comparison's study as a worker (``ganmods compare -c CFG --out DIR --storage URL --worker``): run
+    waiting runs (and retries of runs whose worker died) until none is left, without taking the output folder's
+    lock and without writing the reports (the comparison, or a later ``ganmods compare`` of the same folder,
+    writes them once every run has finished). The study is created and its runs enqueued when this worker is the
+    first (a SLURM job array of workers needs no coordinator). Each run's output goes to its ``output.log``.
+
+    Args:
+        config: The comparison config (the same file, variants, seeds and trials as the comparison's).
+        out_dir: The comparison's output folder (shared with every worker; default ``runs/compare/<name>``).
+        variants: Only these variants.
+        seeds: Only these seeds.
+        storage: The study's storage (default ``out_dir/study.journal``).
+        workers: Worker processes on this machine (1: in this process; default: the config's ``parallel:``).
+        trials: Replaces ``search.trials``.
+        wandb: Also log every run to wandb.
+        stream: Where progress goes (default ``sys.stderr``).
+        bars: Progress bars (default: when ``stream`` is a terminal).
+        dry_run: Check and print the plan, run nothing.
+        study: Join this existing study without checking the variants again (what a comparison's own local
+            workers are given).
+        threads: Torch threads per run (replaces the config's ``threads_per_run``).
+
+    Returns:
+        What this worker ran (``ran``, ``failed``) and what had finished before (``skipped``).
+
+    Raises:
+        ConfigurationError: For bad input, before any run starts.
+        Interrupted: On Ctrl-C or ``SIGTERM``.
+        OSError: On a full disk.
+    """
+    start = time.perf_counter()
+    stream = stream or sys.stderr
+    count = worker_count(workers, None)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise invalid("threads", "an integer >= 1", threads)
+    comparison = load_comparison(config, variants=variants, seeds=seeds, parallel=count, wandb=wandb, trials=trials)
+    out_dir = out_dir or default_out(comparison)
+    check_output_folder(out_dir, "out")
+    spec = parse_storage(storage, out_dir)
+    runs = plan_runs(comparison, out_dir)
+    checked = check_runs(comparison, runs) if study is None else None
+    results = {r.key: res for r in runs if (res := read_result(r)) is not None}
+    outcome = ComparisonOutcome(out_dir, runs, skipped=list(results), checked=checked, storage=spec.describe())
+    threads = threads or comparison.threads_per_run
+    print(f"ganmods compare --worker: {comparison.name}: {len(results)} of {len(runs)} runs finished; serving the "
+          f"rest with {comparison.parallel} worker(s) of {threads or 'default'} thread(s) from {spec.describe()}",
+          file=stream, flush=True)
+    if dry_run:
+        return outcome
+    if checked is not None:
+        metric, maximize = _study_metric(checked)
+        served = ComparisonStudy.open(comparison.name, runs, out_dir, spec, metric, maximize)
+        served.sync(retry_failed=False)
+    else:
+        served = ComparisonStudy.join(study, runs, out_dir, spec)
+    outcome.study = served.name
+
+    def on_done(run: RunSpec, result: Optional[dict[str, Any]]) -> None:
+        (outcome.failed if result is None else outcome.ran).append(run.key)
+
+    display = ProgressDisplay(len(runs), len(results), comparison.budget, stream=stream, bars=bars)
+    try:
+        if comparison.parallel == 1:
+            monitor = Monitor(served, display, set(results), on_done)
+            serve(served, threads, monitor, log_to_run_dir=True)
+        else:
+            known = {key for key, state in served.states().items() if state.status in ("done", "failed")}
+            monitor = Monitor(served, display, set(results) | known, on_done)
+            command = _worker_command(comparison, out_dir, spec, served.name, threads, variants, seeds, trials, wandb)
+            pool = WorkerPool(comparison.parallel, command, threads, os.path.join(out_dir, "workers",
+                                                                                  f"{os.uname().nodename}-{os.getpid()}"),
+                              gpus=gpu_assignment(comparison.parallel))
+            run_pool(served, pool, monitor, until_all_ended=False)
+    finally:
+        display.close()
     outcome.seconds = time.perf_counter() - start
     return outcome

@@ -2,7 +2,9 @@
 
 On a terminal it shows tqdm bars: one for the comparison (runs done of all) and one per running run
 (percent of its budget, with generator steps and images seen). Elsewhere (a log file, CI) it prints one
-line when a run starts and one when it ends, with the run's final metrics.
+line when a run starts and one when it ends, with the run's final metrics. It is fed by
+:class:`~ganmods.compare.schedule.Monitor`, which follows the comparison's study and the running runs'
+``progress.json`` files, whichever worker (in this process, a local worker process, another machine) runs them.
 """
 
 from __future__ import annotations
@@ -104,6 +106,19 @@ class ProgressDisplay:
         if self._overall is not None:
             self._overall.n = self.done
             self._overall.refresh()
+
+    def note(self, key: str, message: str) -> None:
+        """Say something about a run that neither finishes nor fails it (e.g. its worker died and it will run
+        again); its bar, if any, is closed.
+
+        Args:
+            key: The run.
+            message: What happened.
+        """
+        bar = self._run_bars.pop(key, None)
+        if bar is not None:
+            bar.close()
+        self._write(f"{key}: {message}")
 
     def close(self) -> None:
         """Close the bars."""

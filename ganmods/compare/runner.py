@@ -1,9 +1,14 @@
-"""Running one comparison run (in this process, or in a worker process: :mod:`ganmods.compare.worker`).
+"""Running one comparison run (in the comparison's process or in a worker: :mod:`ganmods.compare.schedule`).
 
 A run is ``GANCLI(args=<its config>, run=False)`` (the same parser, defaults and checks as ``ganmods fit``),
 then ``trainer.fit`` with a :class:`~ganmods.compare.recorder.RunRecorder`. When training ends normally the
-run writes ``result.json`` atomically; that file marks it finished. A crashed or interrupted run leaves
-none, and is started again from scratch by the next ``ganmods compare``.
+run writes ``result.json`` atomically; that file marks it finished. A crashed, interrupted or killed run
+leaves none, and its next attempt starts again **from scratch** in an emptied folder: that attempt is exact
+(same seed, same batches, same initial networks, so the same result bit for bit), whereas resuming from the
+run's ``last.ckpt`` would restart the recorder's history, batch digest and training clock half-way (and a
+``seconds`` budget cannot be resumed exactly at all). The worker running a run holds its
+:class:`~ganmods.compare.lock.RunLock` throughout, and :func:`execute_run` refuses to write a second
+``result.json``, so a run is never trained to its end twice.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import torch
 
+from ganmods.compare.lock import RUN_LOCK_FILE
 from ganmods.compare.plan import RESULT_FILE, RunSpec
 from ganmods.compare.recorder import RunRecorder, atomic_write
 from ganmods.errors import ConfigurationError
@@ -98,14 +104,20 @@ def build_cli(config: dict[str, Any], where: str) -> Any:
 
 
 def prepare_run_dir(run: RunSpec) -> None:
-    """Empty the run's folder (leftovers of a crashed try) and write ``run.json``.
+    """Empty the run's folder (leftovers of a crashed try), keeping its lock file, and write ``run.json``.
 
     Args:
         run: The run (its folder must not hold a result: finished runs are never prepared again).
     """
-    if os.path.isdir(run.run_dir):
-        shutil.rmtree(run.run_dir)
-    os.makedirs(run.run_dir)
+    os.makedirs(run.run_dir, exist_ok=True)
+    for name in os.listdir(run.run_dir):
+        if name == RUN_LOCK_FILE:  # held by the worker preparing the run: removing it would free the run
+            continue
+        path = os.path.join(run.run_dir, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
     atomic_write(os.path.join(run.run_dir, "run.json"), json.dumps(run.to_json(), indent=1, default=str))
 
 
@@ -128,9 +140,13 @@ def execute_run(run: RunSpec, threads: Optional[int] = None,
         The result (what ``result.json`` holds).
 
     Raises:
-        RunFailed: If training was interrupted or ended without a final score.
+        RunFailed: If training was interrupted or ended without a final score, or if the folder already holds
+            a ``result.json`` (another attempt finished the run: a run is never finished twice).
         ConfigurationError: If the config is bad.
     """
+    result_path = os.path.join(run.run_dir, RESULT_FILE)
+    if os.path.exists(result_path):
+        raise RunFailed(f"{run.key} has already finished ({result_path} exists); it is not run twice")
     started = time.time()
     t0 = time.perf_counter()
     with quiet(), _threads(threads):
@@ -155,5 +171,7 @@ def execute_run(run: RunSpec, threads: Optional[int] = None,
         else threads, "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "versions": {"torch": torch.__version__, "python": sys.version.split()[0]},
     }
-    atomic_write(os.path.join(run.run_dir, RESULT_FILE), json.dumps(result, indent=1))
+    if os.path.exists(result_path):  # written meanwhile by a process that ignored the run's lock
+        raise RunFailed(f"{run.key} was finished by another process while this attempt ran; its result is kept")
+    atomic_write(result_path, json.dumps(result, indent=1))
     return result
