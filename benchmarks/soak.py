@@ -1,6 +1,6 @@
-"""Soak: ``kill -9`` of ``ganmods fit`` and of a ``--parallel 2`` comparison at random moments, each followed
-by a rerun, until the work is done; then every checkpoint must load, no process of the soak may remain, and
-the final results must equal those of an uninterrupted run.
+"""Soak: ``kill -9`` of ``ganmods fit`` and of a two-worker comparison (``parallel: 2``, i.e. ``--workers 2``) at
+random moments, each followed by a rerun, until the work is done; then every checkpoint must load, no process of
+the soak may remain, and the final results must equal those of an uninterrupted run.
 
     python benchmarks/soak.py                 # 30 kills of fit, 10 of a comparison (<= 15 min on 2 cores)
     python benchmarks/soak.py --smoke         # 2 + 1 kills, smaller runs (about a minute)
@@ -11,9 +11,11 @@ the final results must equal those of an uninterrupted run.
 before its kill is compared with the reference and the next attempt starts in a fresh folder. The final
 ``last.ckpt`` of every finished attempt must hold exactly the reference's tensors.
 
-``compare``: two variants x two seeds on ring8 under ``--compare-images`` images per run, ``--parallel 2``.
-Each attempt reruns the same folder (finished runs are kept) until one finishes; its ``result.json`` files
-must hold the reference's final scores.
+``compare``: two variants x two seeds on ring8 under ``--compare-images`` images per run, two local worker
+processes serving the comparison's Optuna study. Each attempt reruns the same folder (finished runs are kept;
+the trials of the killed attempt's workers are failed and retried) until one finishes; its ``result.json``
+files must hold the reference's final scores, and its study must show every run trained to its end exactly
+once (one trial with ``outcome: finished`` per run).
 
 Prints one line per attempt and a summary; exits 1 when any check failed.
 """
@@ -82,6 +84,7 @@ def _soak_processes(work: str) -> list[int]:
 
 
 def _workers_of(pid: int) -> list[int]:
+    """Local workers of the comparison ``pid`` (``ganmods compare ... --worker --parent <pid>``)."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -91,7 +94,7 @@ def _workers_of(pid: int) -> list[int]:
                 args = fh.read().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if "ganmods.compare.worker" in args and "--parent" in args and args[args.index("--parent") + 1] == str(pid):
+        if "--worker" in args and "--parent" in args and args[args.index("--parent") + 1] == str(pid):
             found.append(int(name))
     return found
 
@@ -218,6 +221,24 @@ def _finals(out: str) -> dict[str, Any]:
     return finals
 
 
+def _finished_twice(out: str) -> int:
+    """Runs that the comparison's study shows trained to their end more than once (0 when all is well)."""
+    from optuna.trial import TrialState
+
+    from ganmods.compare import load_comparison, plan_runs
+    from ganmods.compare.study import ComparisonStudy, parse_storage
+
+    with open(os.path.join(out, "comparison.json")) as fh:
+        name = json.load(fh)["study"]["name"]
+    runs = plan_runs(load_comparison(os.path.join(os.path.dirname(out), "compare.yaml")), out)
+    study = ComparisonStudy.join(name, runs, out, parse_storage(None, out))
+    counts: dict[str, int] = {}
+    for trial in study.trials(states=(TrialState.COMPLETE,)):
+        if trial.user_attrs.get("outcome") == "finished":
+            counts[trial.user_attrs["run"]] = counts.get(trial.user_attrs["run"], 0) + 1
+    return sum(1 for run in runs if counts.get(run.key, 0) != 1)
+
+
 def soak_compare(work: str, kills: int, images: int, rng: random.Random, report: dict[str, Any]) -> None:
     """The comparison part (see the module docstring); fills ``report``."""
     config = _compare_config(work, images)
@@ -232,7 +253,8 @@ def soak_compare(work: str, kills: int, images: int, rng: random.Random, report:
     ref_s = time.perf_counter() - t0
     reference = _finals(ref_dir)
     report.update(compare_reference_s=round(ref_s, 1), compare_kills=0, compare_finished=0, compare_mismatches=0,
-                  compare_strays=0, compare_orphaned_workers=0, compare_bad_checkpoints=[])
+                  compare_strays=0, compare_orphaned_workers=0, compare_bad_checkpoints=[],
+                  compare_not_finished_once=0)
     attempt, folder_no = 0, 0
     out = os.path.join(work, f"compare_{folder_no}")
     while report["compare_kills"] < kills or attempt == 0 or not os.path.isfile(os.path.join(out, "done")):
@@ -269,10 +291,14 @@ def soak_compare(work: str, kills: int, images: int, rng: random.Random, report:
             continue
         finals = _finals(out)
         same = status == 0 and finals == reference
+        twice = _finished_twice(out) if status == 0 else 0
         report["compare_finished"] += 1
         report["compare_mismatches"] += not same
+        report["compare_not_finished_once"] += twice
         print(f"compare attempt {attempt}: finished (status {status}); final scores "
-              f"{'equal' if same else 'DIFFER FROM'} the uninterrupted comparison's", flush=True)
+              f"{'equal' if same else 'DIFFER FROM'} the uninterrupted comparison's; "
+              f"{'every run trained to its end once' if not twice else f'{twice} run(s) NOT trained exactly once'}",
+              flush=True)
         open(os.path.join(out, "done"), "w").close()
         if report["compare_kills"] < kills:
             folder_no += 1
@@ -319,6 +345,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ok = (report.get("fit_mismatches", 0) == 0 and report.get("fit_strays", 0) == 0
           and not report.get("fit_bad_checkpoints") and report.get("compare_mismatches", 0) == 0
           and report.get("compare_strays", 0) == 0 and report.get("compare_orphaned_workers", 0) == 0
+          and report.get("compare_not_finished_once", 0) == 0
           and not report.get("compare_bad_checkpoints") and report["strays_at_end"] == 0)
     report["ok"] = ok
     print(json.dumps(report, indent=1), flush=True)

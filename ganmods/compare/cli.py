@@ -107,8 +107,8 @@ def compare_main(argv: Optional[list[str]] = None) -> int:
     if args.dry_run:
         return 0
     if args.worker:
-        print(f"ganmods compare --worker: {len(outcome.ran)} run(s) finished by this worker, {len(outcome.failed)} "
-              f"failed, in {outcome.seconds:.0f} s (study {outcome.study} in {outcome.storage}). Reports: "
+        print(f"ganmods compare --worker: {len(outcome.ran)} run(s) finished while this worker served, "
+              f"{len(outcome.failed)} failed, in {outcome.seconds:.0f} s (study {outcome.study} in {outcome.storage}). Reports: "
               f"`ganmods compare -c {args.config} --out {outcome.out_dir}"
               f"{' --storage ' + args.storage if args.storage else ''}` once every run has finished.", file=sys.stderr)
         return 1 if outcome.failed else 0

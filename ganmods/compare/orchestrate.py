@@ -337,7 +337,8 @@ def run_worker(config: str, out_dir: Optional[str] = None, variants: Optional[li
         threads: Torch threads per run (replaces the config's ``threads_per_run``).
 
     Returns:
-        What this worker ran (``ran``, ``failed``) and what had finished before (``skipped``).
+        What had finished before (``skipped``), what this worker trained to its end (``ran``; with ``workers``
+        > 1: what finished while its workers served, whoever ran it) and what failed (``failed``).
 
     Raises:
         ConfigurationError: For bad input, before any run starts.
@@ -374,11 +375,15 @@ def run_worker(config: str, out_dir: Optional[str] = None, variants: Optional[li
     def on_done(run: RunSpec, result: Optional[dict[str, Any]]) -> None:
         (outcome.failed if result is None else outcome.ran).append(run.key)
 
+    def on_failed(run: RunSpec, result: Optional[dict[str, Any]]) -> None:
+        if result is None:
+            outcome.failed.append(run.key)
+
     display = ProgressDisplay(len(runs), len(results), comparison.budget, stream=stream, bars=bars)
     try:
-        if comparison.parallel == 1:
-            monitor = Monitor(served, display, set(results), on_done)
-            serve(served, threads, monitor, log_to_run_dir=True)
+        if comparison.parallel == 1:  # ran: what serve trained (not the runs it found finished)
+            outcome.ran = serve(served, threads, Monitor(served, display, set(results), on_failed),
+                                log_to_run_dir=True)
         else:
             known = {key for key, state in served.states().items() if state.status in ("done", "failed")}
             monitor = Monitor(served, display, set(results) | known, on_done)
