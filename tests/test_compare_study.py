@@ -11,6 +11,7 @@ import math
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -43,6 +44,10 @@ def _plan(tmp_path, **changes):
 def _study(tmp_path, runs, out, storage=None) -> ComparisonStudy:
     """One process's view of the study (its own storage object: its own Optuna worker id)."""
     return ComparisonStudy.open("tiny", runs, out, parse_storage(storage, out), "modes", True)
+
+
+def _runs_of(config: str, out) -> list:
+    return plan_runs(load_comparison(config), str(out))
 
 
 def _finals_equal(a: dict, b: dict) -> bool:
@@ -283,6 +288,18 @@ def test_a_run_lock_is_free_once_its_holder_is_killed(tmp_path):
 
 
 # ---------------------------------------------------------------- workers
+def test_the_display_says_when_a_runs_worker_died_without_counting_it_failed():
+    from ganmods.compare import Budget
+    from ganmods.compare.progress import ProgressDisplay
+
+    display = ProgressDisplay(2, 0, Budget("images", 100), stream=io.StringIO(), bars=True)
+    display.started("sgan/s0")
+    display.note("sgan/s0", "its worker died; running it again")
+    display.close()
+    assert "sgan/s0: its worker died; running it again" in display.stream.getvalue()
+    assert display.failed == 0 and display.done == 0
+
+
 def test_gpus_are_one_per_worker_only_when_there_are_enough(monkeypatch):
     import torch
 
@@ -307,7 +324,8 @@ def test_worker_processes_get_their_gpu_threads_and_parent(tmp_path):
         WorkerPool(2, show, None, str(tmp_path), gpus=["0"])
 
 
-def test_an_external_worker_serves_the_study_and_the_comparison_then_writes_the_reports(tmp_path, monkeypatch):
+def test_an_external_worker_serves_the_study_and_the_comparison_then_writes_the_reports(tmp_path, monkeypatch,
+                                                                                         capsys):
     import ganmods.compare.schedule as schedule
 
     config = _config(tmp_path, budget={"images": 320})
@@ -324,8 +342,15 @@ def test_an_external_worker_serves_the_study_and_the_comparison_then_writes_the_
     with pytest.raises(Interrupted, match="wgan_gp/s0"):  # the comparison stops after its first run
         run_comparison(config, out_dir=str(out), stream=io.StringIO(), bars=False)
     monkeypatch.setattr(schedule, "execute_run", real)
-    worker = run_worker(config, out_dir=str(out), stream=io.StringIO(), bars=False)  # joins the study
-    assert sorted(worker.ran) == ["sgan/s1", "wgan_gp/s1"] and worker.skipped == ["sgan/s0"]
+    capsys.readouterr()
+    assert main(["compare", "-c", config, "--out", str(out), "--worker", "--no-bars"]) == 0  # joins the study
+    err = capsys.readouterr().err
+    assert "ganmods compare --worker: tiny: 1 of 4 runs finished" in err
+    assert "ganmods compare --worker: 2 run(s) finished while this worker served, 0 failed" in err
+    states = _study(tmp_path, _runs_of(config, out), str(out)).states()
+    assert {key: state.status for key, state in states.items()} == {
+        "sgan/s0": "done", "wgan_gp/s0": "failed", "sgan/s1": "done", "wgan_gp/s1": "done"}  # it retried nothing
+    assert states["wgan_gp/s0"].outcome == "interrupted"
     assert "1/4 runs finished" in (out / "results.md").read_text()  # the worker wrote no report
     assert (out / "runs" / "sgan" / "s1" / "output.log").is_file()  # a worker's runs write their output there
     FolderLock(str(out)).acquire(wait_dead=0).release()  # the worker did not keep the folder
@@ -337,16 +362,23 @@ def test_an_external_worker_serves_the_study_and_the_comparison_then_writes_the_
     assert sorted(finished) == sorted(r.key for r in final.runs)  # every run trained to its end once
 
 
-def test_a_database_storage_serves_the_comparison(tmp_path):
+def test_workers_alone_serve_a_database_study_and_a_final_comparison_writes_the_reports(tmp_path):
     pytest.importorskip("sqlalchemy")
     config = _config(tmp_path, seeds=[0], budget={"images": 320})
-    url = f"sqlite:///{tmp_path}/study.db"
-    outcome = run_comparison(config, out_dir=str(tmp_path / "out"), stream=io.StringIO(), bars=False, storage=url)
-    assert sorted(outcome.ran) == ["sgan/s0", "wgan_gp/s0"] and outcome.study.startswith("tiny-")
-    study = ComparisonStudy.join(outcome.study, outcome.runs, str(tmp_path / "out"), parse_storage(url, "."))
+    url, out = f"sqlite:///{tmp_path}/study.db", tmp_path / "out"
+    dry = run_worker(config, out_dir=str(out), storage=url, stream=io.StringIO(), dry_run=True)
+    assert dry.study is None and not out.exists() and not (tmp_path / "study.db").exists()
+    worker = run_worker(config, out_dir=str(out), storage=url, stream=io.StringIO(), bars=False)  # the first worker
+    assert sorted(worker.ran) == ["sgan/s0", "wgan_gp/s0"] and worker.study.startswith("tiny-")  # made the study
+    assert not (out / "results.md").exists() and not (out / STUDY_FILE).exists()
+    final = run_comparison(config, out_dir=str(out), stream=io.StringIO(), bars=False, storage=url)
+    assert final.ran == [] and sorted(final.skipped) == ["sgan/s0", "wgan_gp/s0"] and final.study == worker.study
+    assert "2/2 runs finished" in (out / "results.md").read_text()
+    study = ComparisonStudy.join(final.study, final.runs, str(out), parse_storage(url, "."))
     assert [t.state for t in study.trials()] == [TrialState.COMPLETE] * 2
-    assert not (tmp_path / "out" / STUDY_FILE).exists()
-    assert json.loads((tmp_path / "out" / "comparison.json").read_text())["study"]["storage"] == url
+    assert json.loads((out / "comparison.json").read_text())["study"]["storage"] == url
+    with sqlite3.connect(tmp_path / "study.db") as db:  # each run's worker beat its trial's heartbeat
+        assert db.execute("SELECT COUNT(DISTINCT trial_id) FROM trial_heartbeats").fetchone()[0] == 2
 
 
 # ---------------------------------------------------------------- several worker processes, one killed
@@ -379,7 +411,8 @@ def _result(out, key: str) -> dict:
     return json.loads((out / "runs" / key / RESULT_FILE).read_text())
 
 
-@pytest.mark.slow  # three comparisons, four worker processes (each imports torch and Lightning): ~1-2 min busy
+@pytest.mark.slow  # a reference comparison, then 3+ worker processes that each import torch and Lightning: 23-58 s
+# on the shared 2-core machine (over the ~20 s limit of the default suite)
 def test_two_workers_with_one_killed_mid_run_finish_every_run_once_with_the_single_workers_results(tmp_path):
     import torch
 
