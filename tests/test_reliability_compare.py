@@ -144,8 +144,12 @@ def _last_err_line(capsys) -> list[str]:
     return [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
 
 
+# a budget long enough that the comparison is still training when the signal arrives, on any machine
+LONG = {"images": 960_000}
+
+
 def test_a_second_comparison_on_the_same_folder_is_refused_with_the_holders_pid(tmp_path, capsys):
-    config = _config(tmp_path, seeds=[0])
+    config = _config(tmp_path, seeds=[0], budget=LONG)
     out = tmp_path / "out"
     first = _compare(config, out)
     try:
@@ -211,7 +215,7 @@ def test_kill_9_of_a_parallel_comparison_leaves_no_worker_and_a_rerun_gives_the_
 
 
 def test_sigterm_of_a_parallel_comparison_stops_its_workers(tmp_path):
-    config = _config(tmp_path, seeds=[0])
+    config = _config(tmp_path, seeds=[0], budget=LONG)
     out = tmp_path / "out"
     victim = _compare(config, out, "--parallel", "2")
     _wait(lambda: len(_workers_of(victim.pid)) == 2, 180, "two workers")
@@ -314,7 +318,7 @@ def test_a_child_started_with_kill_with_parent_dies_with_it():
 
 
 def test_sigterm_of_a_sequential_comparison_stops_it(tmp_path):
-    config = _config(tmp_path, seeds=[0])
+    config = _config(tmp_path, seeds=[0], budget=LONG)
     out = tmp_path / "out"
     victim = _compare(config, out, "--parallel", "1")
     _wait(lambda: list(out.glob("runs/*/*/run.json")), 180, "the first run to start")
@@ -324,3 +328,15 @@ def test_sigterm_of_a_sequential_comparison_stops_it(tmp_path):
     assert victim.returncode == 130, err
     assert "interrupted; finished runs are kept" in err and "Traceback" not in err
     assert len(list(out.glob("runs/*/*/result.json"))) < 2  # it did not go on with the next run
+
+
+def test_an_interrupt_while_the_reports_are_written_is_the_same_one_line(tmp_path, monkeypatch, capsys):
+    import ganmods.compare.orchestrate as orchestrate
+
+    def interrupted_while_writing(*args, **kwargs):
+        raise KeyboardInterrupt("signal 15")  # what the SIGTERM handler raises outside a run
+
+    monkeypatch.setattr(orchestrate, "run_comparison", interrupted_while_writing)
+    assert main(["compare", "-c", _config(tmp_path, seeds=[0]), "--out", str(tmp_path / "out"), "--no-bars"]) == 130
+    err = _last_err_line(capsys)
+    assert err[-1] == "ganmods compare: interrupted; finished runs are kept, repeat the command to resume."

@@ -91,7 +91,7 @@ def compare_main(argv: Optional[list[str]] = None) -> int:
             outcome = run_comparison(args.config, out_dir=args.out, variants=args.variants, seeds=args.seeds,
                                      parallel=args.parallel, workers=args.workers, storage=args.storage,
                                      dry_run=args.dry_run, bars=bars, wandb=args.wandb, trials=args.trials)
-    except Interrupted:
+    except (Interrupted, KeyboardInterrupt):  # a signal while the reports are written lands here too
         print("ganmods compare: interrupted; finished runs are kept, repeat the command to resume.", file=sys.stderr)
         return 130
     except OSError as err:
