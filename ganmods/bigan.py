@@ -365,20 +365,6 @@ class BiGAN(GANModule):
                 )
 
     # ------------------------------------------------------------------ the games
-    def transform_data(self, x: Tensor) -> Tensor:
-        """The regularizers' input transforms (instance noise, DiffAugment) applied to a data batch: the data part
-        of a joint critic input, before joining.
-
-        Args:
-            x: Data ``[B, *data_shape]``.
-
-        Returns:
-            The transformed batch.
-        """
-        for reg in self.regularizers:
-            x = reg.transform(x, self.generator_steps)
-        return x
-
     def critic_games(self, real: Tensor) -> list[Game]:
         """One game: ``D`` on ``(x, E(x))`` against ``(G(z), z)``, both built without gradients.
 

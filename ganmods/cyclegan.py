@@ -231,8 +231,8 @@ class CycleGAN(GANModule):
         fake_b = self.history_b.query(fake_b)
         fake_a = self.history_a.query(fake_a)
         critics = self.discriminator
-        return [Game(critics.b, self._critic_inputs(b), self._critic_inputs(fake_b)),
-                Game(critics.a, self._critic_inputs(a), self._critic_inputs(fake_a))]
+        return [Game(critics.b, self.transform_data(b), self.transform_data(fake_b)),
+                Game(critics.a, self.transform_data(a), self.transform_data(fake_a))]
 
     def generator_games(self, real: Tensor) -> tuple[list[Game], dict[str, Tensor]]:
         """``D_B`` on ``G_AB(a)`` and ``D_A`` on ``G_BA(b)``, plus the ``cycle`` and ``identity`` terms (each only
@@ -252,10 +252,10 @@ class CycleGAN(GANModule):
             terms["cycle"] = cycle_loss(a, g.ba(fake_b), b, g.ab(fake_a), self.cycle_weight)
         if self.identity_weight > 0:
             terms["identity"] = identity_loss(a, g.ba(a), b, g.ab(b), self.identity_weight * self.cycle_weight)
-        real_a, real_b = (self._critic_inputs(a), self._critic_inputs(b)) if self.loss.needs_real_logits else (a, b)
+        real_a, real_b = (self.transform_data(a), self.transform_data(b)) if self.loss.needs_real_logits else (a, b)
         critics = self.discriminator
-        games = [Game(critics.b, real_b, self._critic_inputs(fake_b), generated=fake_b, inputs=a),
-                 Game(critics.a, real_a, self._critic_inputs(fake_a), generated=fake_a, inputs=b)]
+        games = [Game(critics.b, real_b, self.transform_data(fake_b), generated=fake_b, inputs=a),
+                 Game(critics.a, real_a, self.transform_data(fake_a), generated=fake_a, inputs=b)]
         return games, terms
 
     # ------------------------------------------------------------------ translation and sampling

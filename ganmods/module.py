@@ -458,7 +458,17 @@ class GANModule(Recorded, pl.LightningModule):
     def _budget_spent(self) -> bool:
         return self.max_generator_steps is not None and self.generator_steps >= self.max_generator_steps
 
-    def _critic_inputs(self, x: Tensor) -> Tensor:
+    def transform_data(self, x: Tensor) -> Tensor:
+        """The regularizers' input transforms (instance noise, DiffAugment, ...) applied, in order, to a batch of
+        data on its way to a critic. Families that build their own games (:meth:`critic_games`,
+        :meth:`generator_games`) call it on every data batch a critic sees, real or generated.
+
+        Args:
+            x: A batch of data ``[B, *data_shape]``.
+
+        Returns:
+            The transformed batch (``x`` itself when no regularizer transforms inputs).
+        """
         for reg in self.regularizers:
             x = reg.transform(x, self.generator_steps)
         return x
@@ -523,7 +533,7 @@ class GANModule(Recorded, pl.LightningModule):
         """
         with torch.no_grad():
             fake = self.generator(self.sample_latent(real.shape[0]))
-        return [Game(self.discriminator, self._critic_inputs(real), self._critic_inputs(fake))]
+        return [Game(self.discriminator, self.transform_data(real), self.transform_data(fake))]
 
     def generator_games(self, real: Tensor) -> tuple[list[Game], dict[str, Tensor]]:
         """The games of a generator step (fakes carrying the generator's graph) and further generator loss
@@ -538,8 +548,8 @@ class GANModule(Recorded, pl.LightningModule):
         """
         z = self.sample_latent(real.shape[0])
         fake = self.generator(z)
-        real_in = self._critic_inputs(real) if self.loss.needs_real_logits else real
-        return [Game(self.discriminator, real_in, self._critic_inputs(fake), generated=fake, inputs=z)], {}
+        real_in = self.transform_data(real) if self.loss.needs_real_logits else real
+        return [Game(self.discriminator, real_in, self.transform_data(fake), generated=fake, inputs=z)], {}
 
     def critic_step(self, real: Tensor) -> None:
         """One critic step on the real batch ``real``; then :meth:`generator_step` if ``n_critic`` critic
