@@ -411,3 +411,23 @@ def test_a_parallel_search_matches_the_in_process_one(tmp_path):
         assert par["final"] == pytest.approx(seq["final"], nan_ok=True)
         assert par["test"] == pytest.approx(seq["test"], nan_ok=True) and par["batch_digest"] == seq["batch_digest"]
         assert json.loads((tmp_path / "par" / "runs" / key / "run.json").read_text())["trial"] == int(key[-4])
+
+
+def test_images_option_replaces_the_budget_for_the_comparison_and_its_workers(tmp_path, capsys):
+    from ganmods.compare.orchestrate import _worker_command
+    from ganmods.compare.study import parse_storage
+
+    config = _search_config(tmp_path)
+    assert main(["compare", "-c", config, "--out", str(tmp_path / "o"), "--images", "-5"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "--images must be an integer >= 1; got -5" in err[0]
+    assert main(["compare", "-c", config, "--out", str(tmp_path / "o"), "--images", "1280", "--dry-run"]) == 0
+    assert "runs of 1280 images" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    shipped, smaller = load_comparison(config), load_comparison(config, images=1280)
+    assert smaller.budget.unit == "images" and smaller.budget.value == 1280 != shipped.budget.value
+    fingerprints = {r.fingerprint for r in plan_runs(shipped, str(tmp_path / "a"))}
+    assert not fingerprints & {r.fingerprint for r in plan_runs(smaller, str(tmp_path / "a"))}  # other runs
+    command = _worker_command(smaller, str(tmp_path / "a"), parse_storage(None, str(tmp_path / "a")), "s", 1,
+                              None, None, None, False, 1280)
+    assert command[command.index("--images") + 1] == "1280"  # local workers plan the same runs

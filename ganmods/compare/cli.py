@@ -65,6 +65,8 @@ def compare_main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--study", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--trials", type=int, default=None,
                         help="trials per variant (replaces the config's search.trials; 1: no search)")
+    parser.add_argument("--images", type=int, default=None,
+                        help="real images shown to the critic per run (replaces the config's budget)")
     parser.add_argument("--wandb", action="store_true",
                         help="also log to wandb, offline (runs grouped by the comparison's name; `wandb sync` uploads)")
     parser.add_argument("--dry-run", action="store_true", help="check everything and print the plan; run nothing")
@@ -86,11 +88,12 @@ def compare_main(argv: Optional[list[str]] = None) -> int:
             outcome = run_worker(args.config, out_dir=args.out, variants=args.variants, seeds=args.seeds,
                                  storage=args.storage, workers=worker_count(args.workers, args.parallel),
                                  trials=args.trials, wandb=args.wandb, bars=bars, dry_run=args.dry_run,
-                                 study=args.study, threads=args.threads)
+                                 study=args.study, threads=args.threads, images=args.images)
         else:
             outcome = run_comparison(args.config, out_dir=args.out, variants=args.variants, seeds=args.seeds,
                                      parallel=args.parallel, workers=args.workers, storage=args.storage,
-                                     dry_run=args.dry_run, bars=bars, wandb=args.wandb, trials=args.trials)
+                                     dry_run=args.dry_run, bars=bars, wandb=args.wandb, trials=args.trials,
+                                     images=args.images)
     except (Interrupted, KeyboardInterrupt):  # a signal while the reports are written lands here too
         print("ganmods compare: interrupted; finished runs are kept, repeat the command to resume.", file=sys.stderr)
         return 130

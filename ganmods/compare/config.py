@@ -434,8 +434,8 @@ WANDB_LOGGER = {"class_path": "lightning.pytorch.loggers.WandbLogger",
 
 
 def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Optional[list[int]] = None,
-                    parallel: Optional[int] = None, wandb: bool = False, trials: Optional[int] = None
-                    ) -> Comparison:
+                    parallel: Optional[int] = None, wandb: bool = False, trials: Optional[int] = None,
+                    images: Optional[int] = None) -> Comparison:
     """Read and check a comparison config (structure, budget, variants; :func:`check_runs` instantiates
     them before anything runs).
 
@@ -446,6 +446,7 @@ def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Opti
         parallel: Replaces ``parallel:``.
         wandb: Add :data:`WANDB_LOGGER` to the shared trainer's loggers.
         trials: Replaces ``search.trials``.
+        images: Replaces ``budget:`` by ``{images: images}`` (real images shown to the critic per run).
 
     Returns:
         The comparison.
@@ -468,7 +469,9 @@ def load_comparison(path: str, variants: Optional[list[str]] = None, seeds: Opti
     name = raw.get("name") or os.path.splitext(os.path.basename(path))[0]
     if not isinstance(name, str) or not _NAME.match(name):
         raise invalid("name", "a name made of letters, digits and _ . + -", name)
-    budget = Budget.from_config(raw["budget"])
+    if images is not None:
+        _positive("--images", images, None)
+    budget = Budget.from_config(raw["budget"] if images is None else {"images": images})
     chosen_seeds = _seeds(raw["seeds"] if seeds is None else list(seeds))
     n_parallel = _positive("parallel", raw.get("parallel") if parallel is None else parallel, 1)
     threads = _positive("threads_per_run", raw.get("threads_per_run"), None)

@@ -163,7 +163,7 @@ def _study_metric(checked: Checked) -> tuple[str, bool]:
 
 def _worker_command(comparison: Comparison, out_dir: str, spec: StorageSpec, study: str, threads: Optional[int],
                     variants: Optional[list[str]], seeds: Optional[list[int]], trials: Optional[int],
-                    wandb: bool) -> list[str]:
+                    wandb: bool, images: Optional[int] = None) -> list[str]:
     """The command line of a local worker process: the same comparison and plan, joining ``study``."""
     cmd = [sys.executable, "-m", "ganmods", "compare", "-c", os.path.abspath(comparison.path), "--out",
            os.path.abspath(out_dir), "--storage", spec.url, "--worker", "--workers", "1", "--study", study, "--no-bars"]
@@ -171,6 +171,7 @@ def _worker_command(comparison: Comparison, out_dir: str, spec: StorageSpec, stu
     cmd += ["--variants", *variants] if variants else []
     cmd += ["--seeds", *map(str, seeds)] if seeds else []
     cmd += ["--trials", str(trials)] if trials is not None else []
+    cmd += ["--images", str(images)] if images is not None else []
     cmd += ["--wandb"] if wandb else []
     return cmd
 
@@ -179,7 +180,7 @@ def run_comparison(config: str, out_dir: Optional[str] = None, variants: Optiona
                    seeds: Optional[list[int]] = None, parallel: Optional[int] = None, dry_run: bool = False,
                    stream: Optional[TextIO] = None, bars: Optional[bool] = None, wandb: bool = False,
                    trials: Optional[int] = None, workers: Optional[int] = None,
-                   storage: Optional[str] = None) -> ComparisonOutcome:
+                   storage: Optional[str] = None, images: Optional[int] = None) -> ComparisonOutcome:
     """Run a comparison: check the config and every variant, serve the runs that have not finished through the
     comparison's Optuna study (:mod:`~ganmods.compare.study`), and write ``results.csv``, ``results.md``,
     ``selected.json`` and ``plots/`` into ``out_dir`` once every run has finished or failed.
@@ -206,6 +207,7 @@ def run_comparison(config: str, out_dir: Optional[str] = None, variants: Optiona
             N > 1: N processes, one GPU each when the machine has N).
         storage: The study's storage (:func:`~ganmods.compare.study.parse_storage`; default
             ``out_dir/study.journal``).
+        images: Replaces the config's ``budget:`` by this many real images per run.
 
     Returns:
         What was skipped, run and failed.
@@ -220,7 +222,7 @@ def run_comparison(config: str, out_dir: Optional[str] = None, variants: Optiona
     stream = stream or sys.stderr
     count = worker_count(workers, parallel)
     comparison = load_comparison(config, variants=variants, seeds=seeds, parallel=count, wandb=wandb,
-                                 trials=trials)
+                                 trials=trials, images=images)
     out_dir = out_dir or default_out(comparison)
     check_output_folder(out_dir, "out")
     spec = parse_storage(storage, out_dir)
@@ -231,7 +233,7 @@ def run_comparison(config: str, out_dir: Optional[str] = None, variants: Optiona
         lock.acquire()
     try:
         return _run_locked(comparison, out_dir, spec, runs, checked, lock, dry_run, stream, bars, start,
-                           (variants, seeds, trials, wandb))
+                           (variants, seeds, trials, wandb, images))
     finally:
         lock.release()
 
@@ -313,7 +315,7 @@ def run_worker(config: str, out_dir: Optional[str] = None, variants: Optional[li
                seeds: Optional[list[int]] = None, storage: Optional[str] = None, workers: Optional[int] = None,
                trials: Optional[int] = None, wandb: bool = False, stream: Optional[TextIO] = None,
                bars: Optional[bool] = None, dry_run: bool = False, study: Optional[str] = None,
-               threads: Optional[int] = None) -> ComparisonOutcome:
+               threads: Optional[int] = None, images: Optional[int] = None) -> ComparisonOutcome:
     """Serve a comparison's study as a worker (``ganmods compare -c CFG --out DIR --storage URL --worker``): run
     waiting runs (and retries of runs whose worker died) until none is left, without taking the output folder's
     lock and without writing the reports (the comparison, or a later ``ganmods compare`` of the same folder,
@@ -335,6 +337,7 @@ def run_worker(config: str, out_dir: Optional[str] = None, variants: Optional[li
         study: Join this existing study without checking the variants again (what a comparison's own local
             workers are given).
         threads: Torch threads per run (replaces the config's ``threads_per_run``).
+        images: Replaces the config's ``budget:`` by this many real images per run.
 
     Returns:
         What had finished before (``skipped``), what this worker trained to its end (``ran``; with ``workers``
@@ -350,7 +353,8 @@ def run_worker(config: str, out_dir: Optional[str] = None, variants: Optional[li
     count = worker_count(workers, None)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise invalid("threads", "an integer >= 1", threads)
-    comparison = load_comparison(config, variants=variants, seeds=seeds, parallel=count, wandb=wandb, trials=trials)
+    comparison = load_comparison(config, variants=variants, seeds=seeds, parallel=count, wandb=wandb, trials=trials,
+                                 images=images)
     out_dir = out_dir or default_out(comparison)
     check_output_folder(out_dir, "out")
     spec = parse_storage(storage, out_dir)
@@ -387,7 +391,8 @@ def run_worker(config: str, out_dir: Optional[str] = None, variants: Optional[li
         else:
             known = {key for key, state in served.states().items() if state.status in ("done", "failed")}
             monitor = Monitor(served, display, set(results) | known, on_done)
-            command = _worker_command(comparison, out_dir, spec, served.name, threads, variants, seeds, trials, wandb)
+            command = _worker_command(comparison, out_dir, spec, served.name, threads, variants, seeds, trials, wandb,
+                                      images)
             pool = WorkerPool(comparison.parallel, command, threads, os.path.join(out_dir, "workers",
                                                                                   f"{os.uname().nodename}-{os.getpid()}"),
                               gpus=gpu_assignment(comparison.parallel))
