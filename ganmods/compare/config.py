@@ -55,7 +55,8 @@ seeds of the ``rank_by`` metrics) and *reported on the test reference* (:mod:`ga
 The budget replaces every variant's ``max_generator_steps``. Overrides may not set what the comparison
 owns (seeds, budget, logger, trainer stopping rules); ``shared.trainer`` may not set stopping rules either.
 With ``strict: true`` every run must keep everything ``shared`` fixes: the generator and discriminator
-(class and arguments, defaults filled in), every ``shared.model.init_args`` value, the data section (seed
+(class and arguments, defaults filled in) and any other network of the model, such as a BiGAN's ``encoder``
+(which ``shared`` must then give too), every ``shared.model.init_args`` value, the data section (seed
 aside; it also holds the evaluation protocol) and the trainer section.
 """
 

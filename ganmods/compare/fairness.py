@@ -5,12 +5,16 @@ parser as ``ganmods fit``, so a bad key, type or value anywhere, a drawn one inc
 an hour of training), compares what it built with ``shared`` and runs the evaluation protocol once on the
 untrained generator, on the validation and the test reference, to learn the metric names (and to fail early
 when the metric itself cannot run). Which way each metric is better comes from the metric itself (the
-datamodule's ``metric_spec``, :mod:`ganmods.metrics.protocol`); ``evaluation.higher_is_better`` declares
-metrics that declare none.
+datamodule's ``metric_spec``, :mod:`ganmods.metrics.protocol`, and for what
+:func:`~ganmods.compare.recorder.model_scores` adds, such as a BiGAN's ``reconstruction_mse`` and ``latent_mse``,
+:func:`~ganmods.compare.recorder.model_score_spec`); ``evaluation.higher_is_better`` declares metrics that
+declare none.
 
 Fairness (``strict: true`` refuses any difference; ``strict: false`` records them in the report):
 
-* generator and discriminator: class and every argument (defaults filled in) equal the shared networks';
+* every network (:func:`~ganmods.compare.recorder.network_names`: generator, discriminator and, e.g., a BiGAN's
+  encoder): class and every argument (defaults filled in) equal the shared network's (a network that ``shared``
+  does not give is a difference);
 * every ``shared.model.init_args`` value is kept (e.g. ``ema_decay``, which decides what is scored);
 * the data section equals the shared one, seed aside: same dataset, batches, held-out set and evaluation
   protocol (``eval_samples``, ``eval_seed``, ``metric``), hence the same real batches per seed;
@@ -30,7 +34,7 @@ from typing import Any, Optional
 from ganmods.compare.config import Comparison
 from ganmods.compare.merge import flatten, get_path
 from ganmods.compare.plan import RunSpec
-from ganmods.compare.recorder import evaluate_split
+from ganmods.compare.recorder import evaluate_split, model_score_spec, network_names
 from ganmods.compare.runner import build_cli, quiet
 from ganmods.errors import ConfigurationError
 from ganmods.metrics.protocol import EMPTY_SPEC, MetricSpec, shipped_higher_is_better
@@ -100,16 +104,18 @@ def _deviations(shared: dict[str, Any], config: dict[str, Any], built: Any) -> l
     found = []
     from ganmods.spec import NotRecordable, to_spec
 
-    for net in ("generator", "discriminator"):
-        want = _net_spec(shared["model"]["init_args"][net])
+    shared_init = shared["model"].get("init_args") or {}
+    networks = network_names(built.model)
+    for net in networks:
+        want = _net_spec(shared_init[net]) if net in shared_init else "<unset>"
         try:
             got = to_spec(getattr(built.model, net))
         except NotRecordable:
-            got = get_path(config, ("model", "init_args", net))
+            got = get_path(config, ("model", "init_args", net), "<unset>")
         if got != want:
             found.append(f"model.init_args.{net} (shared {_short(want)}, variant {_short(got)})")
-    for path, value in flatten(shared["model"].get("init_args") or {}, ("model", "init_args")):
-        if path[2] in ("generator", "discriminator"):
+    for path, value in flatten(shared_init, ("model", "init_args")):
+        if path[2] in networks:
             continue
         got = get_path(config, path, "<unset>")
         if got != value:
@@ -122,6 +128,14 @@ def _deviations(shared: dict[str, Any], config: dict[str, Any], built: Any) -> l
                 found.append(f"{section}.{key} (shared {_short(want.get(key, '<unset>'))}, variant "
                              f"{_short(got.get(key, '<unset>'))})")
     return found
+
+
+def _joined(protocol: MetricSpec, model: MetricSpec) -> MetricSpec:
+    """The protocol's spec followed by the model's own scores (the protocol's main value stays the main one)."""
+    if not model.names:
+        return protocol
+    return MetricSpec((*protocol.names, *model.names), {**model.higher_is_better, **protocol.higher_is_better},
+                      main=protocol.main, reduce={**model.reduce, **protocol.reduce})
 
 
 def check_runs(comparison: Comparison, runs: list[RunSpec]) -> Checked:
@@ -157,19 +171,21 @@ def check_runs(comparison: Comparison, runs: list[RunSpec]) -> Checked:
                 )
             known = deviations.setdefault(run.variant, [])
             known.extend(f for f in found if f not in known)
+            own = model_score_spec(built.model)  # scored beside the protocol (a BiGAN's encoder)
             data_key = json.dumps({k: v for k, v in run.config["data"].items() if k != "seed"}, sort_keys=True,
-                                  default=str)
+                                  default=str) + repr(own.names)
             if data_key not in metric_sets:
                 metric_sets[data_key] = tuple(evaluate_split(built.datamodule, built.model, "val"))
                 test = evaluate_split(built.datamodule, built.model, "test")  # the test reference works too
                 if tuple(test) != metric_sets[data_key]:
                     raise ConfigurationError(f"data must score the validation and test references by the same "
                                              f"metrics; got {list(metric_sets[data_key])} and {list(test)}.")
-                specs[data_key] = getattr(built.datamodule, "metric_spec", EMPTY_SPEC)
+                specs[data_key] = _joined(getattr(built.datamodule, "metric_spec", EMPTY_SPEC), own)
     deviations = {variant: found for variant, found in deviations.items() if found}
     names = list(metric_sets.values())
     if any(n != names[0] for n in names):
-        raise ConfigurationError(f"variants must be scored by the same metrics; their data sections give {names}.")
+        raise ConfigurationError(f"variants must be scored by the same metrics; their data sections and models give "
+                                 f"{names}.")
     metrics = names[0]
     if not metrics:
         raise ConfigurationError("data must define an evaluation protocol with metrics (toy data, or "

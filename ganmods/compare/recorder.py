@@ -8,9 +8,10 @@ of every critic step trained (``batches.txt``, one line per critic step: the dat
 the rank and the step, which fix the batch in the step-keyed stream of :mod:`ganmods.data.stream`; nothing is
 read from the device) and of the initial networks; the effective hyperparameters the run trains with (loss,
 regularizers with their weights, ``n_critic``, each optimizer's class, learning rate and betas as built, EMA);
-and after training it scores the generator by the datamodule's ``evaluate`` on both references and draws
-``final.png`` (the toy scatter over the critic's contour, or an image grid). The final scores, logged to every
-logger:
+and after training it scores the generator by the datamodule's ``evaluate`` on both references (with what
+:func:`model_scores` adds for a model that learns more than a generator: a BiGAN's encoder) and draws
+``final.png`` (the toy scatter over the critic's contour when the critic judges data points alone, or an image
+grid). The final scores, logged to every logger:
 
 * ``final/<metric>``: on the validation reference (``evaluate(model, split="val")``), what a comparison
   selects trials by;
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -33,22 +35,108 @@ import time
 from typing import Any, Callable, Optional
 
 import lightning.pytorch as pl
+import torch
+from torch import nn
 
 from ganmods.callbacks.periodic import log_step
 from ganmods.compare.budget import Budget, BudgetStop
-from ganmods.errors import invalid
+from ganmods.errors import ConfigurationError, invalid
+from ganmods.metrics.protocol import EMPTY_SPEC, MetricSpec
 from ganmods.spec import NotRecordable, to_spec
 
-__all__ = ["SPLITS", "RunRecorder", "atomic_write", "effective_hyperparameters", "evaluate_split",
-           "stream_fingerprint"]
+__all__ = ["ENCODER_SCORES", "SPLITS", "RunRecorder", "atomic_write", "effective_hyperparameters", "evaluate_split",
+           "model_score_spec", "model_scores", "network_names", "stream_fingerprint"]
 
 _COUNTERS = ("generator_steps", "critic_steps", "images_seen")
 #: The evaluation references: ``"val"`` (selection) and ``"test"`` (report).
 SPLITS = ("val", "test")
+#: The scores :func:`model_scores` adds for a :class:`~ganmods.BiGAN`'s encoder (both lower is better).
+ENCODER_SCORES = MetricSpec(("reconstruction_mse", "latent_mse"),
+                            {"reconstruction_mse": False, "latent_mse": False})
+
+
+def network_names(module: Any) -> tuple[str, ...]:
+    """The networks of a module that a comparison holds equal across variants and fingerprints at the start:
+    ``generator``, ``discriminator`` and every other constructor argument (of the module's class or a base
+    class) that the module keeps as a torch module with parameters, e.g. a :class:`~ganmods.BiGAN`'s
+    ``encoder``.
+
+    Args:
+        module: A :class:`~ganmods.GANModule`.
+
+    Returns:
+        The attribute names, ``generator`` and ``discriminator`` first.
+    """
+    names = ["generator", "discriminator"]
+    for cls in type(module).__mro__:
+        init = cls.__dict__.get("__init__")
+        if init is None or not issubclass(cls, nn.Module):
+            continue
+        for name in inspect.signature(init).parameters:
+            value = getattr(module, name, None)
+            if name not in names and isinstance(value, nn.Module) and any(True for _ in value.parameters()):
+                names.append(name)
+    return tuple(names)
+
+
+def model_score_spec(model: Any) -> MetricSpec:
+    """Names and directions of what :func:`model_scores` returns for ``model``.
+
+    Args:
+        model: The run's module.
+
+    Returns:
+        :data:`ENCODER_SCORES` for a :class:`~ganmods.BiGAN`, else an empty spec.
+    """
+    from ganmods.bigan import BiGAN
+
+    return ENCODER_SCORES if isinstance(model, BiGAN) else EMPTY_SPEC
+
+
+@torch.no_grad()
+def model_scores(datamodule: Any, model: Any, split: str) -> dict[str, float]:
+    """What a model learns beside its generator, scored on one reference. For a :class:`~ganmods.BiGAN`
+    (through its public ``reconstruct`` and ``latent_recovery_mse``): ``reconstruction_mse``, the mean squared
+    error per value of ``G(E(x))`` against every held-out real point of the split (``datamodule.val_dataloader()``
+    or ``test_dataloader()``: the points the BiGAN's own ``val/reconstruction_mse`` is measured on), and
+    ``latent_mse``, of ``E(G(z))`` against the split's seeded latents. Inside
+    :meth:`~ganmods.GANModule.raw_sampling` both use the trained networks instead of their EMAs.
+
+    Args:
+        datamodule: The run's datamodule.
+        model: The module.
+        split: ``"val"`` or ``"test"``.
+
+    Returns:
+        Name -> value (names: :func:`model_score_spec`); ``{}`` for a model without such networks.
+
+    Raises:
+        ConfigurationError: If ``split`` is not one of :data:`SPLITS`, or the datamodule has no held-out loader
+            for the split.
+    """
+    if split not in SPLITS:
+        raise invalid("split", f"one of {list(SPLITS)}", split)
+    if not model_score_spec(model).names:
+        return {}
+    loader = getattr(datamodule, f"{split}_dataloader", None)
+    if not callable(loader):
+        raise invalid("datamodule", f"a data module with {split}_dataloader() (the held-out points a BiGAN's "
+                      f"reconstruction is scored on)", type(datamodule).__name__)
+    errors = []
+    for batch in loader():
+        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        real = real.to(model.device)
+        errors.append((model.reconstruct(real).float() - real.float()).pow(2).flatten(1).mean(1))
+    if not errors:
+        raise ConfigurationError(f"data must hold held-out points to score a BiGAN's reconstruction on; "
+                                 f"got an empty {split} loader.")
+    return {"reconstruction_mse": float(torch.cat(errors).mean()),
+            "latent_mse": float(model.latent_recovery_mse(split=split))}
 
 
 def evaluate_split(datamodule: Any, model: Any, split: str) -> dict[str, float]:
-    """Score ``model`` by the datamodule's protocol on one reference: ``datamodule.evaluate(model, split=split)``.
+    """Score ``model`` by the datamodule's protocol on one reference, ``datamodule.evaluate(model, split=split)``,
+    followed by :func:`model_scores` (a BiGAN's encoder; nothing for other models).
 
     Args:
         datamodule: The run's datamodule.
@@ -56,17 +144,16 @@ def evaluate_split(datamodule: Any, model: Any, split: str) -> dict[str, float]:
         split: ``"val"`` or ``"test"``.
 
     Returns:
-        Metric name -> value (``{}`` when the datamodule has no ``evaluate``).
+        Metric name -> value (only the model's scores when the datamodule has no ``evaluate``).
 
     Raises:
-        ConfigurationError: If ``split`` is not one of :data:`SPLITS`.
+        ConfigurationError: If ``split`` is not one of :data:`SPLITS` (or as :func:`model_scores`).
     """
     if split not in SPLITS:
         raise invalid("split", f"one of {list(SPLITS)}", split)
     evaluate = getattr(datamodule, "evaluate", None)
-    if not callable(evaluate):
-        return {}
-    return {k: float(v) for k, v in evaluate(model, split=split).items()}
+    scores = {k: float(v) for k, v in evaluate(model, split=split).items()} if callable(evaluate) else {}
+    return {**scores, **model_scores(datamodule, model, split)}
 
 
 def effective_hyperparameters(trainer: pl.Trainer, module: Any) -> dict[str, Any]:
@@ -103,6 +190,16 @@ def effective_hyperparameters(trainer: pl.Trainer, module: Any) -> dict[str, Any
     out["ema"] = None if module.ema_generator is None else {"decay": module.ema_decay,
                                                             "half_life_images": module.ema_half_life_images}
     return out
+
+
+@torch.no_grad()
+def _judges_points(critic: nn.Module, module: Any) -> bool:
+    """Whether the critic takes 2-D data points alone (a joint critic of ``(x, z)`` refuses them)."""
+    try:
+        critic(torch.zeros(2, 2, device=module.device))
+    except (ConfigurationError, RuntimeError):
+        return False
+    return True
 
 
 def atomic_write(path: str, text: str, sync: bool = True) -> None:
@@ -219,13 +316,13 @@ class RunRecorder(pl.Callback):
         return 0.0 if self._fit_start is None else time.perf_counter() - self._fit_start
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Start the wall clock, subscribe to the module's reports, and fingerprint the initial generator and
-        critic."""
+        """Start the wall clock, subscribe to the module's reports, and fingerprint the initial networks
+        (:func:`network_names`: generator, critic and, e.g., a BiGAN's encoder)."""
         self._fit_start = time.perf_counter()
         self._module = pl_module
         pl_module.add_listener(self._logged)
         digest = hashlib.blake2b(digest_size=8)
-        for net in (pl_module.generator, pl_module.discriminator):
+        for net in (getattr(pl_module, n) for n in network_names(pl_module)):
             for name, value in net.state_dict().items():
                 digest.update(name.encode())
                 digest.update(value.detach().cpu().contiguous().numpy().tobytes())
@@ -341,9 +438,10 @@ class RunRecorder(pl.Callback):
             was_training = critic.training
             critic.eval()
             try:
+                contour = (lambda x: critic(x.to(pl_module.device)).cpu()) if _judges_points(critic, pl_module) \
+                    else None  # a BiGAN's joint critic judges (x, z) pairs: no contour over the plane
                 fig = scatter_figure(pl_module.sample(n, seed=0).cpu(), real=datamodule.real_samples(n, seed=0),
-                                     critic=lambda x: critic(x.to(pl_module.device)).cpu(),
-                                     bounds=datamodule.distribution.bounds(), title=title)
+                                     critic=contour, bounds=datamodule.distribution.bounds(), title=title)
             finally:
                 critic.train(was_training)
             save_figure(fig, path)
