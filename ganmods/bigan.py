@@ -402,6 +402,22 @@ class BiGAN(GANModule):
             Game(NegatedCritic(self.discriminator), real=fake_in, fake=real_in, generated=join(real, code), inputs=real),
         ], {}
 
+    @torch.no_grad()
+    def critic_score(self, x: Tensor) -> Tensor:
+        """The joint critic's verdict on data points paired with their codes, ``D(x, E(x))`` (the encoder is the
+        EMA one when EMA is on), so plots draw over the plane what the critic thinks of each real-looking point.
+
+        Args:
+            x: Data ``[N, *data_shape]`` (on any device).
+
+        Returns:
+            ``D(join(x, E(x)))``, ``[N]`` or ``[N, 1]``, on this module's device.
+        """
+        x = x.to(self.device)
+        code = self.encode(x)
+        with _eval_mode(self.discriminator):
+            return self.discriminator(join(x, code))
+
     # ------------------------------------------------------------------ encoding
     @torch.no_grad()
     def encode(self, x: Tensor, batch_size: int = 4096) -> Tensor:

@@ -909,6 +909,26 @@ class GANModule(Recorded, pl.LightningModule):
         return draw_latents(n, self.latent_dim, self.latent_distribution, self.device, generator)
 
     @torch.no_grad()
+    def critic_score(self, x: Tensor) -> Tensor:
+        """The critic's verdict on data points, in eval mode and without gradients: what plots draw over the
+        plane (``ToyPlot``, a comparison's ``final.png``). A family whose critic judges more than ``x`` says here
+        what it judges ``x`` with (a BiGAN: ``x`` with its code ``E(x)``).
+
+        Args:
+            x: Data ``[N, *data_shape]`` (on any device).
+
+        Returns:
+            The critic's output for each point, ``[N]`` or ``[N, 1]``, on this module's device.
+        """
+        critic = self.discriminator
+        was_training = critic.training
+        critic.eval()
+        try:
+            return critic(x.to(self.device))
+        finally:
+            critic.train(was_training)
+
+    @torch.no_grad()
     def sample(
         self, n: int, seed: Optional[int] = None, batch_size: int = 4096, rows: Optional[tuple[int, int]] = None
     ) -> Tensor:

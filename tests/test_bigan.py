@@ -459,3 +459,22 @@ def test_negated_critic_negates():
     assert torch.equal(NegatedCritic(critic)(u), -critic(u))
     assert list(NegatedCritic(critic).parameters()) == list(critic.parameters())  # no parameters of its own
     assert math.isclose(float(NegatedCritic(nn.Identity())(torch.tensor(2.0))), -2.0)
+
+
+def test_critic_score_is_the_joint_critic_on_points_with_their_codes_and_toy_plots_draw_it(tmp_path):
+    from lightning.pytorch.loggers import CSVLogger
+
+    from ganmods.callbacks import ToyPlot
+
+    model = tiny(ema_decay=0.5)
+    model.discriminator.train()
+    x = torch.randn(7, 2)
+    with torch.no_grad():
+        want = model.discriminator.eval()(join(x, model.encode(x)))
+    model.discriminator.train()
+    assert torch.equal(model.critic_score(x), want) and model.discriminator.training  # mode kept
+    model = tiny(max_generator_steps=2)
+    plot = ToyPlot()
+    trainer = fast_trainer(tmp_path, limit_val_batches=None, logger=CSVLogger(str(tmp_path)), callbacks=[plot])
+    trainer.fit(model, datamodule=ring())
+    assert plot.last_path and os.path.getsize(plot.last_path) > 0  # the joint critic's verdict over the plane

@@ -192,3 +192,13 @@ def test_raw_sampling_scores_the_trained_generator():
     plain = SGAN(**tiny_nets())
     with plain.raw_sampling():
         assert plain.sampling_generator() is plain.generator
+
+
+def test_critic_score_is_the_critic_on_data_in_eval_mode_and_keeps_the_mode(nets):
+    model = SGAN(**nets)
+    model.discriminator.train()
+    x = torch.randn(5, 2)
+    with torch.no_grad():
+        want = copy.deepcopy(model.discriminator).eval()(x)
+    got = model.critic_score(x)
+    assert torch.equal(got, want) and not got.requires_grad and model.discriminator.training

@@ -80,16 +80,10 @@ class ToyPlot(EveryNValidations):
         fake = pl_module.sample(self.n_samples, seed=self.seed).cpu()
         real = datamodule.real_samples(self.n_samples, seed=self.seed)
         distribution = datamodule.distribution
-        critic = pl_module.discriminator
-        was_training = critic.training
-        critic.eval()
-        try:
-            fig = plot_toy(
-                real, fake, critic=lambda x: critic(x.to(pl_module.device)), bounds=distribution.bounds(),
-                title=f"{type(pl_module).__name__} on {distribution.name}, generator step {step}",
-            )
-        finally:
-            critic.train(was_training)
+        fig = plot_toy(
+            real, fake, critic=pl_module.critic_score, bounds=distribution.bounds(),
+            title=f"{type(pl_module).__name__} on {distribution.name}, generator step {step}",
+        )
         out_dir = os.path.join(log_dir, "plots")
         os.makedirs(out_dir, exist_ok=True)
         self.last_path = os.path.join(out_dir, f"step_{step:07d}.png")

@@ -10,7 +10,7 @@ read from the device) and of the initial networks; the effective hyperparameters
 regularizers with their weights, ``n_critic``, each optimizer's class, learning rate and betas as built, EMA);
 and after training it scores the generator by the datamodule's ``evaluate`` on both references (with what
 :func:`model_scores` adds for a model that learns more than a generator: a BiGAN's encoder) and draws
-``final.png`` (the toy scatter over the critic's contour when the critic judges data points alone, or an image
+``final.png`` (the toy scatter over the contour of the critic's verdict on data points, or an image
 grid). The final scores, logged to every logger:
 
 * ``final/<metric>``: on the validation reference (``evaluate(model, split="val")``), what a comparison
@@ -190,16 +190,6 @@ def effective_hyperparameters(trainer: pl.Trainer, module: Any) -> dict[str, Any
     out["ema"] = None if module.ema_generator is None else {"decay": module.ema_decay,
                                                             "half_life_images": module.ema_half_life_images}
     return out
-
-
-@torch.no_grad()
-def _judges_points(critic: nn.Module, module: Any) -> bool:
-    """Whether the critic takes 2-D data points alone (a joint critic of ``(x, z)`` refuses them)."""
-    try:
-        critic(torch.zeros(2, 2, device=module.device))
-    except (ConfigurationError, RuntimeError):
-        return False
-    return True
 
 
 def atomic_write(path: str, text: str, sync: bool = True) -> None:
@@ -434,16 +424,9 @@ class RunRecorder(pl.Callback):
         path = os.path.join(self.run_dir, "final.png")
         if shape == (2,):
             n = self.panel_samples or 1000
-            critic = pl_module.discriminator
-            was_training = critic.training
-            critic.eval()
-            try:
-                contour = (lambda x: critic(x.to(pl_module.device)).cpu()) if _judges_points(critic, pl_module) \
-                    else None  # a BiGAN's joint critic judges (x, z) pairs: no contour over the plane
-                fig = scatter_figure(pl_module.sample(n, seed=0).cpu(), real=datamodule.real_samples(n, seed=0),
-                                     critic=contour, bounds=datamodule.distribution.bounds(), title=title)
-            finally:
-                critic.train(was_training)
+            fig = scatter_figure(pl_module.sample(n, seed=0).cpu(), real=datamodule.real_samples(n, seed=0),
+                                 critic=lambda x: pl_module.critic_score(x).cpu(),
+                                 bounds=datamodule.distribution.bounds(), title=title)
             save_figure(fig, path)
         elif len(shape) == 3:
             save_figure(grid_figure(pl_module.sample(self.panel_samples or 64, seed=0), title=title, nrow=8), path)
