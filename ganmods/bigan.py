@@ -67,6 +67,7 @@ from ganmods.data.splits import EVAL_SPLITS, check_split, held_out_halves, laten
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
 from ganmods.game import Game
 from ganmods.losses import AdversarialLoss
+from ganmods.metrics.protocol import MetricSpec
 from ganmods.module import GANModule, critic_logits
 from ganmods.nets.joint import join
 from ganmods.spec import NotRecordable, from_spec, to_spec
@@ -85,6 +86,10 @@ VAL_FAKE_SEED = 10_000
 
 #: ``(train_x, train_y, eval_x, eval_y)`` of a labelled dataset: its training split and one held-out half.
 ProbeData = tuple[Tensor, Tensor, Tensor, Tensor]
+
+
+#: What a BiGAN scores beside the data protocol (:meth:`BiGAN.own_scores`), both lower is better.
+ENCODER_SCORES = MetricSpec(("reconstruction_mse", "latent_mse"), {"reconstruction_mse": False, "latent_mse": False})
 
 
 def digits_probe_data(image_size: int, channels: int, split: str = "val") -> ProbeData:
@@ -548,6 +553,47 @@ class BiGAN(GANModule):
         if self.probe and datamodule is not None:
             out.update({f"{prefix}/{k}": v for k, v in self.probe_scores(datamodule, prefix).items()})
         return out
+
+    def own_score_spec(self) -> MetricSpec:
+        """The encoder's scores, :data:`ENCODER_SCORES`: ``reconstruction_mse`` and ``latent_mse``.
+
+        Returns:
+            The spec (both lower is better).
+        """
+        return ENCODER_SCORES
+
+    @torch.no_grad()
+    def own_scores(self, datamodule: Any, split: str) -> dict[str, float]:
+        """The encoder's scores on one reference: ``reconstruction_mse``, the mean squared error per value of
+        ``G(E(x))`` against every held-out real point of the split (``datamodule.val_dataloader()`` or
+        ``test_dataloader()``, the points ``<split>/reconstruction_mse`` is logged on), and ``latent_mse``,
+        :meth:`latent_recovery_mse` of the split.
+
+        Args:
+            datamodule: The data module with the split's held-out loader.
+            split: ``"val"`` or ``"test"``.
+
+        Returns:
+            ``{"reconstruction_mse": ..., "latent_mse": ...}``.
+
+        Raises:
+            ConfigurationError: If ``split`` is unknown, or the data module has no (or an empty) held-out loader
+                for it.
+        """
+        check_split(split)
+        loader = getattr(datamodule, f"{split}_dataloader", None)
+        if not callable(loader):
+            raise invalid("datamodule", f"a data module with {split}_dataloader() (the held-out points a BiGAN's "
+                          f"reconstruction is scored on)", type(datamodule).__name__)
+        errors = []
+        for batch in loader():
+            real = (batch[0] if isinstance(batch, (list, tuple)) else batch).to(self.device)
+            errors.append((self.reconstruct(real).float() - real.float()).pow(2).flatten(1).mean(1))
+        if not errors:
+            raise ConfigurationError(f"data must hold held-out points to score a BiGAN's reconstruction on; "
+                                     f"got an empty {split} loader.")
+        return {"reconstruction_mse": float(torch.cat(errors).mean()),
+                "latent_mse": float(self.latent_recovery_mse(split=split))}
 
     @torch.no_grad()
     def latent_recovery_mse(self, n: Optional[int] = None, split: str = "val") -> Tensor:

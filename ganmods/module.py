@@ -24,12 +24,13 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from ganmods.data.splits import latent_seed
+from ganmods.data.splits import check_split, latent_seed
 from ganmods.data.stream import CriticBatches
 from ganmods.errors import ConfigurationError, check_positive_int, invalid
 from ganmods.finite import accumulate, first_nonfinite
 from ganmods.game import Game
 from ganmods.losses import AdversarialLoss, get_loss
+from ganmods.metrics.protocol import EMPTY_SPEC, MetricSpec
 from ganmods.precision import SkippedSteps, direct_backward_ok, grad_scaler_of
 from ganmods.randomness import restore_rng, rng_record, seed_step
 from ganmods.regularizers import GradientPenalty, Regularizer, WeightClipping
@@ -907,6 +908,32 @@ class GANModule(Recorded, pl.LightningModule):
             The latents.
         """
         return draw_latents(n, self.latent_dim, self.latent_distribution, self.device, generator)
+
+    def own_score_spec(self) -> MetricSpec:
+        """Names and directions of :meth:`own_scores`: what this family scores beside the data module's protocol
+        (a comparison ranks, selects and reports them like the protocol's metrics).
+
+        Returns:
+            An empty spec here; a family with more networks (a BiGAN's encoder) declares its scores.
+        """
+        return EMPTY_SPEC
+
+    def own_scores(self, datamodule: Any, split: str) -> dict[str, float]:
+        """What this family learns beside its generator, scored on one evaluation reference after training (a
+        comparison calls it next to ``datamodule.evaluate``; inside :meth:`raw_sampling` on the trained networks).
+
+        Args:
+            datamodule: The run's data module.
+            split: ``"val"`` or ``"test"`` (:mod:`ganmods.data.splits`).
+
+        Returns:
+            Name -> value, the names of :meth:`own_score_spec`; nothing here.
+
+        Raises:
+            ConfigurationError: If ``split`` is unknown.
+        """
+        check_split(split)
+        return {}
 
     @torch.no_grad()
     def critic_score(self, x: Tensor) -> Tensor:

@@ -478,3 +478,19 @@ def test_critic_score_is_the_joint_critic_on_points_with_their_codes_and_toy_plo
     trainer = fast_trainer(tmp_path, limit_val_batches=None, logger=CSVLogger(str(tmp_path)), callbacks=[plot])
     trainer.fit(model, datamodule=ring())
     assert plot.last_path and os.path.getsize(plot.last_path) > 0  # the joint critic's verdict over the plane
+
+
+def test_own_scores_are_the_encoders_errors_on_each_reference_and_the_base_has_none():
+    model, data = tiny(), ring()
+    data.setup("validate")
+    assert model.own_score_spec().names == ("reconstruction_mse", "latent_mse")
+    assert not any(model.own_score_spec().higher_is_better.values())
+    scores = {split: model.own_scores(data, split) for split in ("val", "test")}
+    held = torch.cat(list(data.val_dataloader()))
+    assert scores["val"]["reconstruction_mse"] == pytest.approx(float((model.reconstruct(held) - held).pow(2).mean()),
+                                                                rel=1e-5)
+    assert scores["test"]["latent_mse"] == pytest.approx(float(model.latent_recovery_mse(split="test")), rel=1e-6)
+    with pytest.raises(ConfigurationError, match="split must be 'val' .* or 'test' .*; got 'train'"):
+        model.own_scores(data, "train")
+    core = GANModule(MLPGenerator(latent_dim=2, out_dim=2, hidden=8, depth=1), MLPCritic(in_dim=2, hidden=8, depth=1))
+    assert core.own_score_spec().names == () and core.own_scores(data, "val") == {}

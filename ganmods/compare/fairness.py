@@ -6,8 +6,8 @@ an hour of training), compares what it built with ``shared`` and runs the evalua
 untrained generator, on the validation and the test reference, to learn the metric names (and to fail early
 when the metric itself cannot run). Which way each metric is better comes from the metric itself (the
 datamodule's ``metric_spec``, :mod:`ganmods.metrics.protocol`, and for what
-:func:`~ganmods.compare.recorder.model_scores` adds, such as a BiGAN's ``reconstruction_mse`` and ``latent_mse``,
-:func:`~ganmods.compare.recorder.model_score_spec`); ``evaluation.higher_is_better`` declares metrics that
+:meth:`~ganmods.GANModule.own_scores` adds, such as a BiGAN's ``reconstruction_mse`` and ``latent_mse``,
+:meth:`~ganmods.GANModule.own_score_spec`); ``evaluation.higher_is_better`` declares metrics that
 declare none.
 
 Fairness (``strict: true`` refuses any difference; ``strict: false`` records them in the report):

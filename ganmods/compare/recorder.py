@@ -35,7 +35,6 @@ import time
 from typing import Any, Callable, Optional
 
 import lightning.pytorch as pl
-import torch
 from torch import nn
 
 from ganmods.callbacks.periodic import log_step
@@ -44,15 +43,12 @@ from ganmods.errors import ConfigurationError, invalid
 from ganmods.metrics.protocol import EMPTY_SPEC, MetricSpec
 from ganmods.spec import NotRecordable, to_spec
 
-__all__ = ["ENCODER_SCORES", "SPLITS", "RunRecorder", "atomic_write", "effective_hyperparameters", "evaluate_split",
+__all__ = ["SPLITS", "RunRecorder", "atomic_write", "effective_hyperparameters", "evaluate_split",
            "model_score_spec", "model_scores", "network_names", "stream_fingerprint"]
 
 _COUNTERS = ("generator_steps", "critic_steps", "images_seen")
 #: The evaluation references: ``"val"`` (selection) and ``"test"`` (report).
 SPLITS = ("val", "test")
-#: The scores :func:`model_scores` adds for a :class:`~ganmods.BiGAN`'s encoder (both lower is better).
-ENCODER_SCORES = MetricSpec(("reconstruction_mse", "latent_mse"),
-                            {"reconstruction_mse": False, "latent_mse": False})
 
 
 def network_names(module: Any) -> tuple[str, ...]:
@@ -80,27 +76,23 @@ def network_names(module: Any) -> tuple[str, ...]:
 
 
 def model_score_spec(model: Any) -> MetricSpec:
-    """Names and directions of what :func:`model_scores` returns for ``model``.
+    """Names and directions of what :func:`model_scores` returns for ``model``: the module's own
+    :meth:`~ganmods.GANModule.own_score_spec`.
 
     Args:
         model: The run's module.
 
     Returns:
-        :data:`ENCODER_SCORES` for a :class:`~ganmods.BiGAN`, else an empty spec.
+        The spec (empty for a model without scores of its own, or one that is not a ``GANModule``).
     """
-    from ganmods.bigan import BiGAN
+    own = getattr(model, "own_score_spec", None)
+    return own() if callable(own) else EMPTY_SPEC
 
-    return ENCODER_SCORES if isinstance(model, BiGAN) else EMPTY_SPEC
 
-
-@torch.no_grad()
 def model_scores(datamodule: Any, model: Any, split: str) -> dict[str, float]:
-    """What a model learns beside its generator, scored on one reference. For a :class:`~ganmods.BiGAN`
-    (through its public ``reconstruct`` and ``latent_recovery_mse``): ``reconstruction_mse``, the mean squared
-    error per value of ``G(E(x))`` against every held-out real point of the split (``datamodule.val_dataloader()``
-    or ``test_dataloader()``: the points the BiGAN's own ``val/reconstruction_mse`` is measured on), and
-    ``latent_mse``, of ``E(G(z))`` against the split's seeded latents. Inside
-    :meth:`~ganmods.GANModule.raw_sampling` both use the trained networks instead of their EMAs.
+    """What a model learns beside its generator, scored on one reference: the module's own
+    :meth:`~ganmods.GANModule.own_scores` (a BiGAN's ``reconstruction_mse`` and ``latent_mse``; inside
+    :meth:`~ganmods.GANModule.raw_sampling` of the trained networks instead of their EMAs).
 
     Args:
         datamodule: The run's datamodule.
@@ -108,30 +100,15 @@ def model_scores(datamodule: Any, model: Any, split: str) -> dict[str, float]:
         split: ``"val"`` or ``"test"``.
 
     Returns:
-        Name -> value (names: :func:`model_score_spec`); ``{}`` for a model without such networks.
+        Name -> value (names: :func:`model_score_spec`); ``{}`` for a model without scores of its own.
 
     Raises:
-        ConfigurationError: If ``split`` is not one of :data:`SPLITS`, or the datamodule has no held-out loader
-            for the split.
+        ConfigurationError: If ``split`` is not one of :data:`SPLITS` (or as the module's ``own_scores``).
     """
     if split not in SPLITS:
         raise invalid("split", f"one of {list(SPLITS)}", split)
-    if not model_score_spec(model).names:
-        return {}
-    loader = getattr(datamodule, f"{split}_dataloader", None)
-    if not callable(loader):
-        raise invalid("datamodule", f"a data module with {split}_dataloader() (the held-out points a BiGAN's "
-                      f"reconstruction is scored on)", type(datamodule).__name__)
-    errors = []
-    for batch in loader():
-        real = batch[0] if isinstance(batch, (list, tuple)) else batch
-        real = real.to(model.device)
-        errors.append((model.reconstruct(real).float() - real.float()).pow(2).flatten(1).mean(1))
-    if not errors:
-        raise ConfigurationError(f"data must hold held-out points to score a BiGAN's reconstruction on; "
-                                 f"got an empty {split} loader.")
-    return {"reconstruction_mse": float(torch.cat(errors).mean()),
-            "latent_mse": float(model.latent_recovery_mse(split=split))}
+    own = getattr(model, "own_scores", None)
+    return own(datamodule, split) if callable(own) else {}
 
 
 def evaluate_split(datamodule: Any, model: Any, split: str) -> dict[str, float]:
