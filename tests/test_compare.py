@@ -356,9 +356,10 @@ def test_shipped_comparison_configs_check(monkeypatch, tmp_path):
     ring8 = load_comparison("configs/compare/ring8.yaml")
     assert [v.name for v in ring8.variants] == ["sgan", "sgan_saturating", "wgan", "wgan_gp", "rsgan", "rasgan",
                                                  "ralsgan", "rahinge", "rasgan_gp"]
-    assert ring8.seeds == (0, 1, 2) and ring8.strict and ring8.search.trials == 4
+    assert ring8.seeds == (0, 1, 2) and ring8.strict and ring8.search.trials == 1  # the demo: the configs only
+    ring8 = load_comparison("configs/compare/ring8.yaml", trials=8, seeds=[0])  # the recorded study's trials
     runs = plan_runs(ring8, "runs/compare/ring8")
-    assert len(runs) == 9 * 4 * 3
+    assert len(runs) == 9 * 8
     checked = check_runs(ring8, runs)  # every variant and every trial builds, strictly fair
     assert checked.rank_by == ("modes", "hq")
     grid25 = load_comparison("configs/compare/grid25.yaml", trials=1)  # every trial: test_shipped_searches_check
@@ -384,12 +385,12 @@ def test_shipped_comparison_configs_check(monkeypatch, tmp_path):
         check_runs(plain, plan_runs(plain, "runs/compare/digits"))
 
 
-@pytest.mark.slow  # builds 9 variants x 4 trials of two comparisons and scores the digits protocol: ~30 s
+@pytest.mark.slow  # builds 9 variants x 8 (grid25) and x 4 (digits) trials and scores the digits protocol: ~40 s
 def test_shipped_searches_check(monkeypatch):
     monkeypatch.chdir(ROOT)
-    for name in ("grid25", "digits"):
-        comparison = load_comparison(f"configs/compare/{name}.yaml")
-        assert comparison.search.trials == 4 and comparison.search.source == "default"
+    for name, trials in (("grid25", 8), ("digits", 4)):  # the recorded studies' trial counts
+        comparison = load_comparison(f"configs/compare/{name}.yaml", trials=trials, seeds=[0])
+        assert comparison.search.trials == trials and comparison.search.source == "default"
         check_runs(comparison, plan_runs(comparison, f"runs/compare/{name}"))  # every trial builds, strictly fair
 
 
