@@ -60,7 +60,7 @@ class MetricSpec:
     reduce: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # a frozen dataclass normalises its own fields through object.__setattr__ (the dataclasses idiom; no private API)
+        # a frozen dataclass normalises its fields via object.__setattr__ (the dataclasses idiom, no private API)
         object.__setattr__(self, "names", tuple(self.names))
         missing = [n for n in self.names if n not in self.higher_is_better]
         if missing:
