@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from ganmods.compare.recorder import stream_fingerprint
+from ganmods.compare.recorder import score_lines, stream_fingerprint
 import io
 import json
 import math
@@ -431,3 +431,19 @@ def test_shipped_comparisons_resolve_their_variants_from_any_folder(tmp_path, mo
     (own / "cmp.yaml").write_text(yaml.safe_dump(config))
     (mine,) = load_comparison(str(own / "cmp.yaml")).variants
     assert mine.config["model"]["init_args"]["n_critic"] == 2
+
+
+def test_score_lines_packs_whole_items_within_the_width_and_drops_nan():
+    scores = {"fid_1500": 3.0321, "kid_1500": 0.01222, "precision": 0.7327, "recall": float("nan"),
+              "density": 0.6663, "coverage": 1.0}
+    text = score_lines(scores, width=30)
+    assert text.split("\n") == ["fid_1500 3.03, kid_1500 0.0122", "precision 0.733, density 0.666",
+                                "coverage 1"]
+    assert all(len(line) <= 30 for line in text.split("\n"))
+    assert score_lines({"a_very_long_metric_name": 1.0}, width=5) == "a_very_long_metric_name 1"
+    assert score_lines({"fid": float("nan")}) == ""
+    default = score_lines(scores).split("\n")
+    assert len(default) == 2 and all(len(line) <= 60 for line in default)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ConfigurationError, match="width must be a positive integer"):
+            score_lines(scores, width=bad)

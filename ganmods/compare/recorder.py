@@ -213,6 +213,34 @@ def stream_fingerprint(datamodule: Any, rank: int, step: int) -> str:
     return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
+
+def score_lines(scores: dict[str, float], width: int = 60) -> str:
+    """Scores as ``"name value"`` items, comma-separated, on as many lines as keep each within ``width`` characters.
+
+    A title over a 5-inch panel holds about 60 characters at 9 points; seven image metrics on one line ran off
+    both edges of ``final.png``. An item is never split; NaN scores are left out.
+
+    Args:
+        scores: Metric name -> value.
+        width: Most characters on a line (a single longer item still gets its own line).
+
+    Returns:
+        The lines joined by newlines (``""`` when no score is a number).
+
+    Raises:
+        ConfigurationError: If ``width`` is not a positive integer.
+    """
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise invalid("width", "a positive integer", width)
+    items = [f"{k} {v:.3g}" for k, v in scores.items() if not (isinstance(v, float) and math.isnan(v))]
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 2 + len(item) <= width:
+            lines[-1] += ", " + item
+        else:
+            lines.append(item)
+    return "\n".join(lines)
+
 class RunRecorder(pl.Callback):
     """Records one comparison run (see the module docstring) and enforces its budget.
 
@@ -396,7 +424,7 @@ class RunRecorder(pl.Callback):
         from ganmods.images import grid_figure, save_figure, scatter_figure
 
         shape = tuple(getattr(datamodule, "data_shape", ()))
-        scores = ", ".join(f"{k} {v:.3g}" for k, v in final.items() if not (isinstance(v, float) and math.isnan(v)))
+        scores = score_lines(final)
         title = f"{self.title}\n{scores}" if scores else self.title
         path = os.path.join(self.run_dir, "final.png")
         if shape == (2,):
