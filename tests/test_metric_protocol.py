@@ -87,3 +87,13 @@ def test_comparison_reads_directions_from_the_metric():
     assert [shipped_higher_is_better(m) for m in ("modes", "reverse_kl", "fid_10k", "kid_1500", "kid_10k_std",
                                                   "fid", "fidelity_10k")] == [True, False, False, False, None,
                                                                               None, None]
+
+
+def test_spec_normalises_its_fields_and_stays_frozen():
+    directions = {"a": True, "s": None}
+    spec = MetricSpec(["a", "s"], directions, main="a")
+    assert spec.names == ("a", "s") and spec.reduce == {"a": "none", "s": "none"}
+    directions["a"] = False  # the spec holds its own copy
+    assert spec.higher_is_better == {"a": True, "s": None}
+    with pytest.raises(AttributeError):
+        spec.names = ("b",)

@@ -213,7 +213,6 @@ def stream_fingerprint(datamodule: Any, rank: int, step: int) -> str:
     return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
-
 def score_lines(scores: dict[str, float], width: int = 60) -> str:
     """Scores as ``"name value"`` items, comma-separated, on as many lines as keep each within ``width`` characters.
 
@@ -240,6 +239,7 @@ def score_lines(scores: dict[str, float], width: int = 60) -> str:
         else:
             lines.append(item)
     return "\n".join(lines)
+
 
 class RunRecorder(pl.Callback):
     """Records one comparison run (see the module docstring) and enforces its budget.

@@ -60,21 +60,21 @@ class MetricSpec:
     reduce: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # a frozen dataclass normalises its fields via object.__setattr__ (the dataclasses idiom, no private API)
-        object.__setattr__(self, "names", tuple(self.names))
-        missing = [n for n in self.names if n not in self.higher_is_better]
+        names, directions = tuple(self.names), dict(self.higher_is_better)
+        missing = [n for n in names if n not in directions]
         if missing:
-            raise invalid("higher_is_better", f"an entry for every name {list(self.names)}", dict(self.higher_is_better))
-        for name, value in self.higher_is_better.items():
+            raise invalid("higher_is_better", f"an entry for every name {list(names)}", directions)
+        for name, value in directions.items():
             if value is not None and not isinstance(value, bool):
                 raise invalid(f"higher_is_better[{name!r}]", "true, false or null", value)
-        if self.main is not None and (self.main not in self.names or self.higher_is_better[self.main] is None):
+        if self.main is not None and (self.main not in names or directions[self.main] is None):
             raise invalid("main", f"None or one of the names with a direction {self.scored()}", self.main)
         for name, how in self.reduce.items():
             if how not in REDUCTIONS:
                 raise invalid(f"reduce[{name!r}]", f"one of {list(REDUCTIONS)}", how)
-        object.__setattr__(self, "higher_is_better", dict(self.higher_is_better))
-        object.__setattr__(self, "reduce", {n: self.reduce.get(n, "none") for n in self.names})
+        reduce = {n: self.reduce.get(n, "none") for n in names}
+        for field_name, value in (("names", names), ("higher_is_better", directions), ("reduce", reduce)):
+            object.__setattr__(self, field_name, value)  # a frozen dataclass sets its normalised fields this way
 
     def scored(self) -> list[str]:
         """The names that have a direction, in order.
